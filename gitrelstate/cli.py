@@ -1,0 +1,215 @@
+"""The command line: click decorators only; every command delegates to ``commands/``."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from gitrelstate import __version__, ui
+from gitrelstate.errors import RelstateError
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+def _cwd() -> Path:
+    return Path(os.getcwd())
+
+
+@click.group(context_settings=CONTEXT)
+@click.version_option(
+    __version__, "--version", prog_name="git-relstate", message="%(prog)s %(version)s"
+)
+@click.option("-q", "--quiet", is_flag=True, help="Print only errors and requested output.")
+@click.option(
+    "-v", "--verbose", is_flag=True, help="More detail; tracebacks for unexpected errors."
+)
+@click.option("--no-progress", is_flag=True, help="Never show progress bars.")
+def cli(quiet: bool, verbose: bool, no_progress: bool) -> None:
+    """Record what ran: bind model, data, pipeline and environment to Git commits."""
+    ui.settings.quiet = quiet
+    ui.settings.verbose = verbose
+    ui.settings.progress = not no_progress
+
+
+@cli.command()
+@click.option("--no-hooks", is_flag=True, help="Do not install git hooks.")
+def init(no_hooks: bool) -> int:
+    """Set up .relstate/ in this Git repository (idempotent)."""
+    from gitrelstate.commands.init import init as run
+
+    return run(_cwd())
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True)
+def track(paths: tuple[str, ...]) -> int:
+    """Store files or folders in the cache and write their data pointers."""
+    from gitrelstate.commands.track import track as run
+
+    return run(_cwd(), paths)
+
+
+@cli.command()
+@click.argument("paths", nargs=-1)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--exit-code", is_flag=True, help="Exit 1 when anything differs.")
+def status(paths: tuple[str, ...], as_json: bool, exit_code: bool) -> int:
+    """Show how tracked data in the work tree differs from its pointers."""
+    from gitrelstate.commands.status import status as run
+
+    return run(_cwd(), paths, as_json=as_json, exit_code=exit_code)
+
+
+@cli.command()
+@click.argument("paths", nargs=-1)
+@click.option("-f", "--force", is_flag=True, help="Discard local changes not saved in the cache.")
+def checkout(paths: tuple[str, ...], force: bool) -> int:
+    """Make the work tree's data match the pointers."""
+    from gitrelstate.commands.checkout import checkout as run
+
+    return run(_cwd(), paths, force=force)
+
+
+@cli.group()
+def remote() -> None:
+    """Manage remotes (fsspec URLs: folders, s3://, gs://, ...)."""
+
+
+@remote.command("add")
+@click.argument("name")
+@click.argument("url")
+@click.option("-d", "--default", "make_default", is_flag=True, help="Make it the default remote.")
+@click.option(
+    "-o",
+    "--option",
+    "options",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="fsspec storage option (repeatable).",
+)
+@click.option("--local", is_flag=True, help="Write to config.local.yaml (git-ignored).")
+@click.option("-f", "--force", is_flag=True, help="Replace an existing remote of that name.")
+def remote_add(
+    name: str, url: str, make_default: bool, options: tuple[str, ...], local: bool, force: bool
+) -> int:
+    """Add a remote."""
+    from gitrelstate.commands.remote import remote_add as run
+
+    return run(_cwd(), name, url, options, default=make_default, local=local, force=force)
+
+
+@remote.command("list")
+def remote_list() -> int:
+    """List remotes (* marks the default)."""
+    from gitrelstate.commands.remote import remote_list as run
+
+    return run(_cwd())
+
+
+@remote.command("remove")
+@click.argument("name")
+def remote_remove(name: str) -> int:
+    """Remove a remote."""
+    from gitrelstate.commands.remote import remote_remove as run
+
+    return run(_cwd(), name)
+
+
+@remote.command("default")
+@click.argument("name")
+@click.option("--local", is_flag=True, help="Set it only on this machine.")
+def remote_default(name: str, local: bool) -> int:
+    """Set the default remote."""
+    from gitrelstate.commands.remote import remote_default as run
+
+    return run(_cwd(), name, local=local)
+
+
+def _transfer_options(func: Any) -> Any:
+    func = click.option("-j", "--jobs", type=click.IntRange(1, 256), help="Parallel transfers.")(
+        func
+    )
+    func = click.option(
+        "-r", "--remote", "remote_name", help="Remote name (default: the default remote)."
+    )(func)
+    return click.argument("paths", nargs=-1)(func)
+
+
+@cli.command()
+@_transfer_options
+def push(paths: tuple[str, ...], remote_name: str | None, jobs: int | None) -> int:
+    """Upload objects the remote is missing."""
+    from gitrelstate.commands.sync import push as run
+
+    return run(_cwd(), paths, remote_name, jobs)
+
+
+@cli.command()
+@_transfer_options
+def fetch(paths: tuple[str, ...], remote_name: str | None, jobs: int | None) -> int:
+    """Download objects the cache is missing (verified by hash)."""
+    from gitrelstate.commands.sync import fetch as run
+
+    return run(_cwd(), paths, remote_name, jobs)
+
+
+@cli.command()
+@_transfer_options
+@click.option("-f", "--force", is_flag=True, help="Discard local changes not saved in the cache.")
+def pull(paths: tuple[str, ...], remote_name: str | None, jobs: int | None, force: bool) -> int:
+    """Fetch, then check out."""
+    from gitrelstate.commands.sync import pull as run
+
+    return run(_cwd(), paths, remote_name, jobs, force=force)
+
+
+@cli.command()
+@click.option("--keep", type=click.Path(file_okay=False), help="Build the demo here and keep it.")
+def demo(keep: str | None) -> int:
+    """Build a small example repository and walk through the main workflow."""
+    from gitrelstate.commands.demo import demo as run
+
+    return run(Path(keep) if keep else None)
+
+
+def _print_error(exc: RelstateError) -> None:
+    print(f"error: {exc.message}", file=sys.stderr)
+    if exc.hint:
+        print(f"hint: {exc.hint}", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: map errors to exit codes (1 user error, 2 usage, 3 crash, 130 Ctrl-C)."""
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        code = cli.main(args=args, prog_name="git relstate", standalone_mode=False)
+    except RelstateError as exc:
+        _print_error(exc)
+        code = exc.exit_code
+    except click.exceptions.Exit as exc:
+        code = exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        code = 2 if isinstance(exc, click.UsageError) else exc.exit_code
+    except (KeyboardInterrupt, click.exceptions.Abort):
+        print("interrupted", file=sys.stderr)
+        code = 130
+    except BrokenPipeError:
+        code = 1
+    except Exception as exc:  # the last line of defence: no tracebacks for users
+        if ui.settings.verbose or "-v" in args or "--verbose" in args:
+            import traceback
+
+            traceback.print_exc()
+        print(f"error: unexpected {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(
+            "hint: this is a bug in gitrelstate; rerun with -v and report the traceback",
+            file=sys.stderr,
+        )
+        code = 3
+    sys.stdout.flush()
+    sys.exit(code if isinstance(code, int) else 0)

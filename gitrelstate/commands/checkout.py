@@ -1,0 +1,178 @@
+"""``git relstate checkout``: make the work tree's data match the pointers."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gitrelstate import ingest, ui
+from gitrelstate.compare import SELF, Comparison, compare
+from gitrelstate.errors import CheckoutConflict, IntegrityError, RelstateError
+from gitrelstate.materialize import materialize
+from gitrelstate.repo import Repo
+from gitrelstate.selection import select_tracked
+
+LIST_AT_MOST = 20
+
+
+@dataclass
+class Plan:
+    cmp: Comparison
+    writes: list[str] = field(default_factory=list)
+    chmods: list[str] = field(default_factory=list)
+    removals: list[str] = field(default_factory=list)
+    conflicts: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.writes or self.chmods or self.removals)
+
+
+def plan_for(repo: Repo, cmp: Comparison) -> Plan:
+    plan = Plan(cmp)
+    if cmp.problem is not None:
+        plan.missing.append(f"{cmp.tracked.data_rel}: {cmp.problem}")
+        return plan
+    for key in cmp.added:
+        plan.removals.append(key)
+        if not repo.cache.exists(cmp.current_hex[key]):
+            plan.conflicts.append(cmp.display(key))
+    for key in cmp.modified:
+        entry = cmp.expected[key]
+        current = cmp.current_hex[key]
+        if current == entry.hex:
+            plan.chmods.append(key)
+            continue
+        plan.writes.append(key)
+        if not repo.cache.exists(current):
+            plan.conflicts.append(cmp.display(key))
+    plan.writes.extend(cmp.deleted)
+    plan.writes.sort()
+    for key in plan.writes:
+        if not repo.cache.exists(cmp.expected[key].hex):
+            plan.missing.append(cmp.display(key))
+    return plan
+
+
+def checkout(cwd: Path, paths: Sequence[str], *, force: bool) -> int:
+    repo = Repo.discover(cwd)
+    repo.require_initialised()
+    try:
+        with repo.locked():
+            plans = [
+                plan_for(repo, compare(repo, t, hash_changed=True))
+                for t in select_tracked(repo, cwd, paths)
+            ]
+            _refuse_unsafe(plans, force)
+            written = removed = 0
+            for plan in plans:
+                if not plan.empty:
+                    w, r = _apply(repo, plan)
+                    written += w
+                    removed += r
+            repo.statcache.flush()
+    finally:
+        repo.close()
+    if written or removed:
+        extra = f", removed {removed}" if removed else ""
+        ui.echo(f"checked out {written} file(s){extra} in {len(plans)} tracked path(s)")
+    else:
+        ui.echo("data is up to date")
+    return 0
+
+
+def _listing(items: Sequence[str]) -> str:
+    shown = "\n".join(f"  {p}" for p in items[:LIST_AT_MOST])
+    more = f"\n  ... and {len(items) - LIST_AT_MOST} more" if len(items) > LIST_AT_MOST else ""
+    return shown + more
+
+
+def _refuse_unsafe(plans: Sequence[Plan], force: bool) -> None:
+    missing = [m for p in plans for m in p.missing]
+    if missing:
+        raise RelstateError(
+            f"{len(missing)} object(s) needed for checkout are not in the cache:\n"
+            + _listing(missing),
+            hint="fetch them first: git relstate fetch (or git relstate pull)",
+        )
+    conflicts = [c for p in plans for c in p.conflicts]
+    if conflicts and not force:
+        raise CheckoutConflict(
+            f"checkout would discard {len(conflicts)} local change(s) that are not saved "
+            f"in the cache:\n{_listing(conflicts)}",
+            hint="save them with 'git relstate track PATH', or discard them with --force",
+        )
+
+
+def _apply(repo: Repo, plan: Plan) -> tuple[int, int]:
+    cmp = plan.cmp
+    base = cmp.tracked.data_abs(repo)
+    link_types = repo.config.link
+    # Removals first: a file may stand where a folder has to be created.
+    for key in plan.removals:
+        path = base / key if key else base
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+    if cmp.tracked.pointer.is_dir:
+        if base.exists() and not base.is_dir():
+            base.unlink()
+        base.mkdir(parents=True, exist_ok=True)
+        if plan.removals:
+            _prune_empty_dirs(base)
+    elif base.is_dir():
+        shutil.rmtree(base)
+    for key in plan.chmods:
+        entry = cmp.expected[key]
+        os.chmod(base / key if key else base, 0o755 if entry.executable else 0o644)
+
+    def write(key: str) -> None:
+        entry = cmp.expected[key]
+        target = base / key if key != SELF else base
+        target.parent.mkdir(parents=True, exist_ok=True)
+        st = materialize(
+            repo.cache,
+            entry.hex,
+            target,
+            executable=entry.executable,
+            link_types=link_types,
+            display=cmp.display(key),
+        )
+        repo.statcache.put(st, entry.hex)
+
+    errors: list[IntegrityError] = []
+    if len(plan.writes) > 64:
+        with ThreadPoolExecutor(max_workers=ingest.default_jobs()) as pool:
+            for future in [pool.submit(write, k) for k in plan.writes]:
+                try:
+                    future.result()
+                except IntegrityError as exc:
+                    errors.append(exc)
+    else:
+        for key in plan.writes:
+            try:
+                write(key)
+            except IntegrityError as exc:
+                errors.append(exc)
+    if errors:
+        if len(errors) == 1:
+            raise errors[0]
+        raise IntegrityError(
+            f"{len(errors)} cache objects are corrupt or missing:\n"
+            + _listing([e.message for e in errors]),
+            hint=errors[0].hint,
+        )
+    return len(plan.writes), len(plan.removals)
+
+
+def _prune_empty_dirs(base: Path) -> None:
+    """Remove folders left empty by removals (the manifest lists files only)."""
+    for folder, _, _ in os.walk(base, topdown=False):
+        if folder != str(base):
+            with contextlib.suppress(OSError):
+                os.rmdir(folder)

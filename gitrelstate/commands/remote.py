@@ -1,0 +1,166 @@
+"""``git relstate remote add|list|remove|default``: manage fsspec remotes."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from gitrelstate import fsutil, ui
+from gitrelstate.errors import RelstateError
+from gitrelstate.remote import is_secret_option, redact_url
+from gitrelstate.repo import Repo
+from gitrelstate.state import config as config_model
+from gitrelstate.state import yamlio
+
+
+def parse_option(text: str) -> tuple[str, Any]:
+    """``KEY=VALUE`` with VALUE as a YAML scalar (so ``anon=true`` is a bool)."""
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise RelstateError(
+            f"option {text!r} is not KEY=VALUE", hint="e.g. -o endpoint_url=http://127.0.0.1:8333"
+        )
+    value: Any = raw
+    lowered = raw.strip().lower()
+    if lowered in ("true", "false"):
+        value = lowered == "true"
+    elif raw.strip().lstrip("-").isdigit():
+        value = int(raw)
+    return key, value
+
+
+def _set_dotted(target: dict[str, Any], key: str, value: Any) -> None:
+    parts = key.split(".")
+    for part in parts[:-1]:
+        node = target.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise RelstateError(f"option {key!r} conflicts with a plain option {part!r}")
+        target = node
+    target[parts[-1]] = value
+
+
+def _save(repo: Repo, doc: dict[str, Any], local: bool) -> None:
+    path = repo.local_config_path if local else repo.config_path
+    fsutil.write_text_atomic(path, yamlio.dumps(config_model.ordered(doc)))
+
+
+def remote_add(
+    cwd: Path,
+    name: str,
+    url: str,
+    options: Sequence[str],
+    *,
+    default: bool,
+    local: bool,
+    force: bool,
+) -> int:
+    repo = Repo.discover(cwd)
+    repo.require_initialised()
+    config_model.check_remote_name(name)
+    if not url.strip():
+        raise RelstateError("the remote URL is empty")
+    parsed = [parse_option(o) for o in options]
+    if not local:
+        secrets = [k for k, _ in parsed if is_secret_option(k)]
+        if secrets:
+            raise RelstateError(
+                f"refusing to write secret option(s) {', '.join(secrets)} to the committed "
+                ".relstate/config.yaml",
+                hint="store credentials per machine: add --local (writes .relstate/"
+                "config.local.yaml, which is git-ignored), or use your cloud credential chain",
+            )
+        if redact_url(url) != url:
+            raise RelstateError(
+                "refusing to write a URL with embedded credentials to the committed config",
+                hint="remove user:password@ from the URL and use --local options instead",
+            )
+    with repo.locked():
+        doc = repo.read_config_doc(local=local)
+        remotes = doc.setdefault("remotes", {}) or {}
+        doc["remotes"] = remotes
+        if name in remotes and not force:
+            raise RelstateError(
+                f"remote '{name}' already exists",
+                hint="use --force to replace it, or 'git relstate remote remove' first",
+            )
+        spec: dict[str, Any] = {"url": url}
+        opts: dict[str, Any] = {}
+        for key, value in parsed:
+            _set_dotted(opts, key, value)
+        if opts:
+            spec["options"] = opts
+        remotes[name] = spec
+        first = repo.config.default_remote is None
+        if default or first:
+            doc["default_remote"] = name
+        _save(repo, doc, local)
+    where = "config.local.yaml" if local else "config.yaml"
+    ui.echo(f"added remote '{name}' -> {redact_url(url)} in .relstate/{where}")
+    if default or first:
+        ui.echo(f"'{name}' is the default remote")
+    return 0
+
+
+def _masked(options: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(options)
+    for key, value in out.items():
+        if isinstance(value, dict):
+            out[key] = _masked(value)
+        elif is_secret_option(key):
+            out[key] = "***"
+    return out
+
+
+def remote_list(cwd: Path) -> int:
+    repo = Repo.discover(cwd)
+    repo.require_initialised()
+    config = repo.config
+    if not config.remotes:
+        ui.result("No remotes (add one with 'git relstate remote add NAME URL').")
+        return 0
+    for name, remote in sorted(config.remotes.items()):
+        mark = "*" if name == config.default_remote else " "
+        opts = _masked(dict(remote.options))
+        shown = " ".join(f"{k}={v}" for k, v in opts.items())
+        ui.result(f"{mark} {name}\t{redact_url(remote.url)}{chr(9) + shown if shown else ''}")
+    return 0
+
+
+def remote_remove(cwd: Path, name: str) -> int:
+    repo = Repo.discover(cwd)
+    repo.require_initialised()
+    removed = False
+    with repo.locked():
+        for local in (False, True):
+            doc = repo.read_config_doc(local=local)
+            changed = False
+            if name in (doc.get("remotes") or {}):
+                del doc["remotes"][name]
+                if not doc["remotes"]:
+                    del doc["remotes"]
+                changed = removed = True
+            if doc.get("default_remote") == name:
+                del doc["default_remote"]
+                changed = True
+            if changed:
+                _save(repo, doc, local)
+    if not removed:
+        raise RelstateError(f"no remote named '{name}'", hint="see 'git relstate remote list'")
+    ui.echo(f"removed remote '{name}'")
+    return 0
+
+
+def remote_default(cwd: Path, name: str, *, local: bool) -> int:
+    repo = Repo.discover(cwd)
+    repo.require_initialised()
+    if name not in repo.config.remotes:
+        raise RelstateError(f"no remote named '{name}'", hint="see 'git relstate remote list'")
+    with repo.locked():
+        doc = repo.read_config_doc(local=local)
+        doc["default_remote"] = name
+        _save(repo, doc, local)
+    ui.echo(f"'{name}' is now the default remote")
+    return 0

@@ -1,0 +1,108 @@
+"""Comparing the work tree with a pointer: what was added, modified or deleted."""
+
+from __future__ import annotations
+
+import os
+import stat as stat_mod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from gitrelstate import hashing, ingest, pointers
+from gitrelstate.errors import RelstateError
+from gitrelstate.pointers import Tracked
+from gitrelstate.repo import Repo
+from gitrelstate.state.manifest import Entry
+from gitrelstate.worktree import is_executable, walk_files
+
+# Keys are paths relative to the tracked path; "" is the tracked path itself
+# when it is (or should be) a single file.
+SELF = ""
+
+
+@dataclass
+class Comparison:
+    tracked: Tracked
+    expected: Mapping[str, Entry]
+    present: dict[str, os.stat_result]
+    current_hex: dict[str, str] = field(default_factory=dict)
+    added: list[str] = field(default_factory=list)
+    modified: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    problem: str | None = None
+
+    @property
+    def state(self) -> str:
+        if self.problem is not None:
+            return "unknown"
+        if not self.present and self.expected:
+            return "missing"
+        if self.added or self.modified or self.deleted:
+            return "modified"
+        return "clean"
+
+    @property
+    def clean(self) -> bool:
+        return self.state == "clean"
+
+    def display(self, key: str) -> str:
+        return self.tracked.data_rel if key == SELF else f"{self.tracked.data_rel}/{key}"
+
+
+def expected_entries(repo: Repo, tracked: Tracked) -> Mapping[str, Entry]:
+    p = tracked.pointer
+    if p.is_dir:
+        return pointers.load_manifest(repo, p.hash, tracked.pointer_rel).entries
+    return {SELF: Entry(hashing.hex_of(p.hash), p.size, p.executable)}
+
+
+def present_entries(repo: Repo, tracked: Tracked) -> dict[str, os.stat_result]:
+    path = tracked.data_abs(repo)
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return {}
+    if stat_mod.S_ISDIR(st.st_mode):
+        return walk_files(path, repo.root)
+    return {SELF: st}
+
+
+def compare(repo: Repo, tracked: Tracked, *, hash_changed: bool = False) -> Comparison:
+    """Compare the work tree with ``tracked``'s pointer.
+
+    Files whose stat matches the stat cache are not read.  With ``hash_changed``,
+    the content of added and resized files is hashed too (checkout needs to know
+    whether their content is safe in the cache).
+    """
+    try:
+        expected = expected_entries(repo, tracked)
+    except RelstateError as exc:
+        return Comparison(tracked, {}, present_entries(repo, tracked), problem=exc.message)
+    present = present_entries(repo, tracked)
+    cmp = Comparison(tracked, expected, present)
+    to_hash: list[str] = []
+    for key, st in present.items():
+        entry = expected.get(key)
+        if entry is None:
+            cmp.added.append(key)
+            if hash_changed:
+                to_hash.append(key)
+        elif entry.size == st.st_size or hash_changed:
+            to_hash.append(key)
+        else:
+            cmp.modified.append(key)
+    cmp.deleted = [k for k in expected if k not in present]
+    if to_hash:
+        base = tracked.data_abs(repo)
+        items = [(base / k if k else base, present[k]) for k in to_hash]
+        hexes = ingest.hash_files(items, repo.statcache)
+        cmp.current_hex = dict(zip(to_hash, hexes, strict=True))
+    for key in to_hash:
+        entry = expected.get(key)
+        if entry is None or key in cmp.modified:
+            continue
+        if cmp.current_hex[key] != entry.hex or is_executable(present[key]) != entry.executable:
+            cmp.modified.append(key)
+    cmp.added.sort()
+    cmp.modified.sort()
+    cmp.deleted.sort()
+    return cmp

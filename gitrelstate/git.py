@@ -1,0 +1,92 @@
+"""All access to Git goes through this module (the real ``git`` executable)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from gitrelstate.errors import NotARepoError, RelstateError
+
+
+@dataclass(frozen=True)
+class GitDirs:
+    toplevel: Path
+    git_dir: Path
+    common_dir: Path
+
+
+def _git_exe() -> str:
+    exe = shutil.which("git")
+    if exe is None:
+        raise RelstateError("git is not installed or not on PATH", hint="install git first")
+    return exe
+
+
+def run(cwd: Path, args: Sequence[str], *, check: bool = True, input: bytes | None = None) -> str:
+    """Run ``git ARGS`` in ``cwd`` and return stdout (decoded, surrogateescape)."""
+    env = dict(os.environ)
+    # Read-only queries must not take git's index lock and race a user's commit.
+    env.setdefault("GIT_OPTIONAL_LOCKS", "0")
+    proc = subprocess.run(
+        [_git_exe(), *args],
+        cwd=cwd,
+        input=input,
+        capture_output=True,
+        env=env,
+    )
+    if check and proc.returncode != 0:
+        err = proc.stderr.decode("utf-8", "replace").strip()
+        raise RelstateError(
+            f"git {args[0]} failed: {err.splitlines()[-1] if err else proc.returncode}"
+        )
+    return proc.stdout.decode("utf-8", "surrogateescape")
+
+
+def discover(cwd: Path) -> GitDirs:
+    """Find the work tree and git dirs containing ``cwd``; error outside a work tree."""
+    env = dict(os.environ)
+    proc = subprocess.run(
+        [
+            _git_exe(),
+            "rev-parse",
+            "--is-inside-work-tree",
+            "--show-toplevel",
+            "--absolute-git-dir",
+            "--git-common-dir",
+        ],
+        cwd=cwd,
+        capture_output=True,
+        env=env,
+    )
+    lines = proc.stdout.decode("utf-8", "surrogateescape").splitlines()
+    if proc.returncode != 0 or not lines or lines[0] != "true" or len(lines) < 4:
+        raise NotARepoError(
+            "not inside a Git work tree",
+            hint="run 'git init' first, or cd into your repository",
+        )
+    toplevel = Path(lines[1])
+    git_dir = Path(lines[2])
+    common = Path(lines[3])
+    if not common.is_absolute():
+        common = (cwd / common).resolve()
+    return GitDirs(toplevel, git_dir, common)
+
+
+def ls_files(cwd: Path, args: Sequence[str]) -> list[str]:
+    """``git ls-files -z ARGS`` as a list of repo-relative paths."""
+    out = run(cwd, ["ls-files", "-z", *args])
+    return [p for p in out.split("\0") if p]
+
+
+def is_tracked(cwd: Path, relpath: str) -> bool:
+    """Whether git itself tracks ``relpath`` (or anything under it)."""
+    return bool(ls_files(cwd, ["--", relpath]))
+
+
+def head_commit(cwd: Path) -> str | None:
+    out = run(cwd, ["rev-parse", "--verify", "-q", "HEAD"], check=False).strip()
+    return out or None

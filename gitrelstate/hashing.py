@@ -1,0 +1,81 @@
+"""Content hashing with blake3: streaming, constant memory, multi-threaded when large."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, BinaryIO
+
+ALGO = "blake3"
+CHUNK = 8 * 1024 * 1024
+SMALL_FILE = 1024 * 1024
+# Below this size, spinning up blake3's thread pool costs more than it saves.
+THREADED_FROM = 4 * 1024 * 1024
+
+
+def _hasher(size_hint: int = 0) -> Any:
+    from blake3 import blake3
+
+    if size_hint >= THREADED_FROM:
+        return blake3(max_threads=blake3.AUTO)
+    return blake3()
+
+
+def content_id(hex_digest: str) -> str:
+    """The algorithm-prefixed id written into state files."""
+    return f"{ALGO}:{hex_digest}"
+
+
+def hex_of(content_id_: str) -> str:
+    return content_id_.split(":", 1)[1]
+
+
+def hash_bytes(data: bytes | memoryview) -> str:
+    h = _hasher(len(data))
+    h.update(data)
+    return str(h.hexdigest())
+
+
+def hash_stream(f: BinaryIO, size_hint: int = 0) -> tuple[str, int]:
+    """Hash an open binary stream in constant memory; return (hex, bytes read)."""
+    h = _hasher(size_hint)
+    buf = bytearray(CHUNK if size_hint >= CHUNK else max(64 * 1024, min(size_hint, CHUNK)))
+    view = memoryview(buf)
+    total = 0
+    while True:
+        n = f.readinto(buf)  # type: ignore[attr-defined]
+        if not n:
+            break
+        h.update(view[:n])
+        total += n
+    return str(h.hexdigest()), total
+
+
+def hash_file(path: str | os.PathLike[str], size_hint: int | None = None) -> tuple[str, int]:
+    """Hash a file's content; return (hex, size)."""
+    with open(path, "rb", buffering=0) as f:
+        if size_hint is None:
+            size_hint = os.fstat(f.fileno()).st_size
+        if size_hint <= SMALL_FILE:
+            data = f.read()
+            # The file may have grown since it was stat'ed; read the rest too.
+            rest = f.read()
+            if rest:
+                data += rest
+            return hash_bytes(data), len(data)
+        return hash_stream(f, size_hint)
+
+
+def copy_and_hash(src: BinaryIO, dst: BinaryIO, size_hint: int = 0) -> tuple[str, int]:
+    """Copy ``src`` to ``dst`` in constant memory, hashing exactly the bytes written."""
+    h = _hasher(size_hint)
+    buf = bytearray(CHUNK if size_hint >= CHUNK else max(64 * 1024, min(size_hint, CHUNK)))
+    view = memoryview(buf)
+    total = 0
+    while True:
+        n = src.readinto(buf)  # type: ignore[attr-defined]
+        if not n:
+            break
+        h.update(view[:n])
+        dst.write(view[:n])
+        total += n
+    return str(h.hexdigest()), total

@@ -1,0 +1,89 @@
+"""Reading and writing data pointers and the manifests they name."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from gitrelstate import fsutil, hashing
+from gitrelstate.errors import RelstateError, UnsafePathError
+from gitrelstate.repo import Repo
+from gitrelstate.state import yamlio
+from gitrelstate.state.manifest import Manifest
+from gitrelstate.state.pointer import SUFFIX, DataPointer
+from gitrelstate.worktree import inside
+
+
+@dataclass(frozen=True)
+class Tracked:
+    """A pointer file together with the data path it describes."""
+
+    pointer_rel: str
+    data_rel: str
+    pointer: DataPointer
+
+    def data_abs(self, repo: Repo) -> Path:
+        return repo.abspath(self.data_rel)
+
+
+def pointer_rel_for(data_rel: str) -> str:
+    return data_rel + SUFFIX
+
+
+def load(repo: Repo, pointer_rel: str) -> Tracked:
+    """Load and validate the pointer at ``pointer_rel`` (repo-relative)."""
+    pointer = DataPointer.from_dict(
+        yamlio.read(repo.abspath(pointer_rel), pointer_rel), pointer_rel
+    )
+    folder = pointer_rel.rpartition("/")[0]
+    data_rel = f"{folder}/{pointer.path}" if folder else pointer.path
+    # The stored path is checked textually; a symlinked folder on the way could
+    # still lead outside the tree, so check where it really lands too.
+    real = os.path.realpath(repo.abspath(data_rel))
+    if not inside(real, os.path.realpath(repo.root)):
+        raise UnsafePathError(
+            f"{pointer_rel}: data path {data_rel} resolves outside the repository",
+            hint="remove the symlink on the way, or the pointer",
+        )
+    if data_rel.split("/", 1)[0] in (".git", ".relstate"):
+        raise UnsafePathError(
+            f"{pointer_rel}: data path {data_rel} is inside {data_rel.split('/')[0]}"
+        )
+    return Tracked(pointer_rel, data_rel, pointer)
+
+
+def load_all(repo: Repo) -> list[Tracked]:
+    return [load(repo, p) for p in repo.pointer_paths()]
+
+
+def save(repo: Repo, pointer_rel: str, pointer: DataPointer) -> bool:
+    """Write the pointer atomically; return False when the file already says exactly this."""
+    text = yamlio.dumps(pointer.to_dict())
+    path = repo.abspath(pointer_rel)
+    try:
+        if path.read_text("utf-8") == text:
+            return False
+    except (FileNotFoundError, UnicodeDecodeError):
+        pass
+    fsutil.write_text_atomic(path, text)
+    return True
+
+
+def load_manifest(repo: Repo, tracked_hash: str, where: str) -> Manifest:
+    """The manifest object for a directory pointer, from the cache."""
+    hex_ = hashing.hex_of(tracked_hash)
+    try:
+        raw = repo.cache.read_bytes(hex_)
+    except FileNotFoundError:
+        raise RelstateError(
+            f"{where}: the directory listing {tracked_hash[:19]}… is not in the cache",
+            hint="run 'git relstate fetch' to get it from a remote",
+        ) from None
+    if hashing.hash_bytes(raw) != hex_:
+        repo.cache.remove(hex_)
+        raise RelstateError(
+            f"{where}: cached directory listing {tracked_hash[:19]}… is corrupt (removed)",
+            hint="run 'git relstate fetch' to restore it from a remote",
+        )
+    return Manifest.from_bytes(raw, where)

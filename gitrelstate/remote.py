@@ -1,0 +1,196 @@
+"""Remotes: the one place where fsspec URLs and storage options are turned into storage.
+
+A remote holds the same content-addressed layout as the cache
+(``<url>/blake3/ab/cdef...``).  Local folders get a direct backend (atomic
+rename, no fsspec overhead); every other protocol goes through fsspec.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import secrets
+import shutil
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, Protocol
+
+from gitrelstate import fsutil
+from gitrelstate.errors import RemoteError
+from gitrelstate.hashing import ALGO
+from gitrelstate.state.config import RemoteConfig
+
+# Option names whose values are credentials: never written to the committed config.
+SECRET_OPTION = re.compile(
+    r"(secret|token|password|passwd|credential|private|(^|[_.-])key$|^key$|sas|signature)",
+    re.IGNORECASE,
+)
+BACKEND_PACKAGES = {
+    "s3": "s3fs",
+    "s3a": "s3fs",
+    "gs": "gcsfs",
+    "gcs": "gcsfs",
+    "az": "adlfs",
+    "abfs": "adlfs",
+    "http": "aiohttp",
+    "https": "aiohttp",
+    "ssh": "sshfs",
+    "sftp": "sshfs",
+}
+LIST_THRESHOLD = 256
+
+
+def is_secret_option(name: str) -> bool:
+    return bool(SECRET_OPTION.search(name.rsplit(".", 1)[-1]))
+
+
+def redact_url(url: str) -> str:
+    """Hide user:password@ in URLs before they are shown anywhere."""
+    return re.sub(r"(://)[^/@]*@", r"\1***@", url)
+
+
+def protocol_of(url: str) -> str:
+    match = re.match(r"^([A-Za-z][A-Za-z0-9+.-]*)://", url)
+    return match.group(1).lower() if match else "file"
+
+
+def is_local(url: str) -> bool:
+    return protocol_of(url) in ("file", "local")
+
+
+class Backend(Protocol):
+    def existing(self, hexes: Iterable[str]) -> set[str]: ...
+    def put(self, local: Path, hex_: str) -> None: ...
+    def get(self, hex_: str, local: Path) -> None: ...
+    def delete(self, hex_: str) -> None: ...
+
+
+def _rel(hex_: str) -> str:
+    return f"{ALGO}/{hex_[:2]}/{hex_[2:]}"
+
+
+class LocalBackend:
+    """A folder on this machine (or a mounted share)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def existing(self, hexes: Iterable[str]) -> set[str]:
+        wanted = set(hexes)
+        if len(wanted) < LIST_THRESHOLD:
+            return {h for h in wanted if (self.root / _rel(h)).exists()}
+        found: set[str] = set()
+        base = self.root / ALGO
+        for shard in {h[:2] for h in wanted}:
+            with contextlib.suppress(FileNotFoundError):
+                found.update(shard + name for name in os.listdir(base / shard))
+        return wanted & found
+
+    def put(self, local: Path, hex_: str) -> None:
+        final = self.root / _rel(hex_)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp = final.with_name(f"{fsutil.TMP_MARKER}{os.getpid()}-{secrets.token_hex(6)}")
+        try:
+            shutil.copyfile(local, tmp)
+            os.chmod(tmp, 0o444)
+            os.replace(tmp, final)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+
+    def get(self, hex_: str, local: Path) -> None:
+        shutil.copyfile(self.root / _rel(hex_), local)
+
+    def delete(self, hex_: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            (self.root / _rel(hex_)).unlink()
+
+
+class FsspecBackend:
+    """Any fsspec filesystem; object stores write each object in one atomic PUT."""
+
+    def __init__(self, fs: Any, root: str) -> None:
+        self.fs = fs
+        self.root = root.rstrip("/")
+
+    def _path(self, hex_: str) -> str:
+        return f"{self.root}/{_rel(hex_)}"
+
+    def existing(self, hexes: Iterable[str]) -> set[str]:
+        wanted = set(hexes)
+        if len(wanted) < LIST_THRESHOLD:
+            return {h for h in wanted if self.fs.exists(self._path(h))}
+        try:
+            listed = self.fs.find(f"{self.root}/{ALGO}")
+        except FileNotFoundError:
+            return set()
+        found = set()
+        for key in listed:
+            parts = str(key).rstrip("/").rsplit("/", 2)
+            if len(parts) == 3:
+                found.add(parts[1] + parts[2])
+        return wanted & found
+
+    def put(self, local: Path, hex_: str) -> None:
+        self.fs.put_file(str(local), self._path(hex_))
+
+    def get(self, hex_: str, local: Path) -> None:
+        self.fs.get_file(self._path(hex_), str(local))
+
+    def delete(self, hex_: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.fs.rm_file(self._path(hex_))
+
+
+class Remote:
+    """A named remote from the configuration, opened lazily."""
+
+    def __init__(self, config: RemoteConfig, repo_root: Path) -> None:
+        self.name = config.name
+        self.url = config.url
+        self.options: Mapping[str, Any] = config.options
+        self.repo_root = repo_root
+        self._backend: Backend | None = None
+
+    @property
+    def shown(self) -> str:
+        return f"'{self.name}' ({redact_url(self.url)})"
+
+    @property
+    def backend(self) -> Backend:
+        if self._backend is None:
+            self._backend = self._open()
+        return self._backend
+
+    def _open(self) -> Backend:
+        if is_local(self.url):
+            raw = self.url[len("file://") :] if self.url.startswith("file://") else self.url
+            root = Path(os.path.expanduser(raw))
+            if not root.is_absolute():
+                root = self.repo_root / root
+            return LocalBackend(root)
+        protocol = protocol_of(self.url)
+        try:
+            import fsspec
+
+            fs, root = fsspec.core.url_to_fs(self.url, **dict(self.options))
+        except ImportError as exc:
+            package = BACKEND_PACKAGES.get(protocol, str(exc.name or "the fsspec backend"))
+            raise RemoteError(
+                f"remote {self.shown} needs the Python package '{package}'",
+                hint=f"pip install {package}",
+            ) from None
+        except ValueError as exc:
+            raise RemoteError(
+                f"remote {self.shown}: unsupported URL or option ({exc})",
+                hint="check the URL and the -o options with 'git relstate remote list'",
+            ) from None
+        return FsspecBackend(fs, str(root))
+
+    def error(self, action: str, exc: BaseException) -> RemoteError:
+        detail = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+        return RemoteError(
+            f"could not {action} remote {self.shown}: {redact_url(detail)}",
+            hint="check that the remote is reachable and your credentials, then retry",
+        )

@@ -1,0 +1,118 @@
+"""The repository context: where the work tree, the state files and the cache are."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from gitrelstate import git
+from gitrelstate.errors import RelstateError, UnsafePathError
+from gitrelstate.objects import ObjectStore
+from gitrelstate.statcache import StatCache
+from gitrelstate.state import config as config_model
+from gitrelstate.state import yamlio
+from gitrelstate.state.pointer import SUFFIX
+
+STATE_DIR = ".relstate"
+CONFIG = "config.yaml"
+LOCAL_CONFIG = "config.local.yaml"
+
+
+class Repo:
+    """A Git work tree with gitrelstate state; the cache is shared via the git common dir."""
+
+    def __init__(self, dirs: git.GitDirs) -> None:
+        self.root = dirs.toplevel.resolve()
+        self.git_dir = dirs.git_dir
+        self.common_dir = dirs.common_dir
+        self.state_dir = self.root / STATE_DIR
+        self.private_dir = self.common_dir / "relstate"
+        cache_override = os.environ.get("RELSTATE_CACHE_DIR")
+        cache_root = Path(cache_override) if cache_override else self.private_dir / "cache"
+        self.cache = ObjectStore(cache_root)
+
+    @classmethod
+    def discover(cls, cwd: Path | None = None) -> Repo:
+        return cls(git.discover(cwd or Path.cwd()))
+
+    # -- configuration -------------------------------------------------------
+
+    @property
+    def config_path(self) -> Path:
+        return self.state_dir / CONFIG
+
+    @property
+    def local_config_path(self) -> Path:
+        return self.state_dir / LOCAL_CONFIG
+
+    @property
+    def initialised(self) -> bool:
+        return self.config_path.is_file()
+
+    def require_initialised(self) -> None:
+        if not self.initialised:
+            raise RelstateError(
+                "this repository is not set up for gitrelstate",
+                hint="run 'git relstate init'",
+            )
+
+    def read_config_doc(self, local: bool = False) -> dict[str, Any]:
+        path = self.local_config_path if local else self.config_path
+        if not path.exists():
+            return config_model.empty_document()
+        label = f"{STATE_DIR}/{path.name}"
+        return config_model.validate(yamlio.read(path, label), label)
+
+    @cached_property
+    def config(self) -> config_model.Config:
+        return config_model.merge(self.read_config_doc(), self.read_config_doc(local=True))
+
+    # -- paths ---------------------------------------------------------------
+
+    def relpath(self, path: Path) -> str:
+        """Repo-relative '/'-separated form of ``path``; error when outside the work tree."""
+        absolute = Path(os.path.abspath(path))
+        try:
+            rel = absolute.relative_to(self.root)
+        except ValueError:
+            resolved = absolute.resolve()
+            try:
+                rel = resolved.relative_to(self.root)
+            except ValueError:
+                raise UnsafePathError(
+                    f"{path} is outside the repository {self.root}",
+                    hint="gitrelstate tracks only paths inside the work tree",
+                ) from None
+        return rel.as_posix() if str(rel) != "." else ""
+
+    def abspath(self, relpath: str) -> Path:
+        return self.root / relpath if relpath else self.root
+
+    def pointer_paths(self) -> list[str]:
+        """Repo-relative paths of every data pointer in the work tree (tracked or new)."""
+        found = git.ls_files(
+            self.root,
+            ["--cached", "--others", "--exclude-standard", "--", f"*{SUFFIX}"],
+        )
+        return sorted({p for p in found if p.endswith(SUFFIX) and (self.root / p).is_file()})
+
+    # -- shared resources ----------------------------------------------------
+
+    @cached_property
+    def statcache(self) -> StatCache:
+        return StatCache(self.private_dir / "statcache.sqlite")
+
+    @contextlib.contextmanager
+    def locked(self, *, shared: bool = False) -> Iterator[None]:
+        from gitrelstate.lock import locked
+
+        with locked(self.private_dir / "lock", shared=shared):
+            yield
+
+    def close(self) -> None:
+        if "statcache" in self.__dict__:
+            self.statcache.close()

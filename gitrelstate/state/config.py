@@ -1,0 +1,98 @@
+"""``.relstate/config.yaml`` (committed) and ``config.local.yaml`` (per machine)."""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from gitrelstate.errors import StateFileError
+from gitrelstate.state import FORMAT_VERSION, model
+
+KIND = "config"
+KEYS = ("relstate", "kind", "default_remote", "remotes", "cache")
+LINK_TYPES = ("reflink", "copy", "hardlink", "symlink")
+DEFAULT_LINK = ("reflink", "copy")
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+def check_remote_name(name: str) -> str:
+    if not _NAME_RE.match(name):
+        raise StateFileError(
+            f"invalid remote name {name!r}",
+            hint="use letters, digits, '.', '_' and '-' (at most 64 characters)",
+        )
+    return name
+
+
+@dataclass(frozen=True)
+class RemoteConfig:
+    name: str
+    url: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Config:
+    """The merged view of the committed and local configuration."""
+
+    remotes: Mapping[str, RemoteConfig] = field(default_factory=dict)
+    default_remote: str | None = None
+    link: tuple[str, ...] = DEFAULT_LINK
+
+
+def empty_document() -> dict[str, Any]:
+    return {"relstate": FORMAT_VERSION, "kind": KIND}
+
+
+def validate(data: object, source: str) -> dict[str, Any]:
+    """Check a config document; return it unchanged (unknown keys are kept)."""
+    doc = model.check_header(data, source, KIND)
+    model.optional(doc, "default_remote", str, source)
+    remotes = model.optional(doc, "remotes", dict, source) or {}
+    for name, spec in remotes.items():
+        where = f"{source}: remotes.{name}"
+        if not isinstance(name, str):
+            raise StateFileError(f"{source}: remote names must be strings")
+        check_remote_name(name)
+        if not isinstance(spec, dict):
+            raise StateFileError(f"{where} must be a mapping with 'url'")
+        if "url" in spec:
+            model.check_type(spec["url"], f"remotes.{name}.url", str, source)
+        model.optional(spec, "options", dict, f"{source}: remotes.{name}")
+    cache = model.optional(doc, "cache", dict, source) or {}
+    link = cache.get("link")
+    if link is not None:
+        links = [link] if isinstance(link, str) else link
+        if not isinstance(links, list) or not links or any(x not in LINK_TYPES for x in links):
+            raise StateFileError(
+                f"{source}: 'cache.link' must be one or a list of {', '.join(LINK_TYPES)}"
+            )
+    return doc
+
+
+def merge(shared: Mapping[str, Any], local: Mapping[str, Any]) -> Config:
+    """Local settings override shared ones; remote options merge per key."""
+    remotes: dict[str, dict[str, Any]] = {}
+    for doc in (shared, local):
+        for name, spec in (doc.get("remotes") or {}).items():
+            entry = remotes.setdefault(name, {"url": None, "options": {}})
+            if spec.get("url"):
+                entry["url"] = spec["url"]
+            entry["options"].update(copy.deepcopy(spec.get("options") or {}))
+    default = local.get("default_remote") or shared.get("default_remote")
+    link_value = (local.get("cache") or {}).get("link") or (shared.get("cache") or {}).get("link")
+    link = tuple([link_value] if isinstance(link_value, str) else link_value or DEFAULT_LINK)
+    return Config(
+        remotes={
+            n: RemoteConfig(n, e["url"], e["options"]) for n, e in remotes.items() if e["url"]
+        },
+        default_remote=default,
+        link=link,
+    )
+
+
+def ordered(doc: Mapping[str, Any]) -> dict[str, Any]:
+    return model.ordered(doc, KEYS)

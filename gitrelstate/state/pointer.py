@@ -1,0 +1,55 @@
+"""Data pointers: ``<path>.relstate.yaml`` files committed next to tracked data."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from gitrelstate.state import FORMAT_VERSION, model
+from gitrelstate.state.paths import check_relpath
+
+KIND = "data"
+SUFFIX = ".relstate.yaml"
+KEYS = ("relstate", "kind", "path", "hash", "size", "nfiles", "exec")
+
+
+@dataclass(frozen=True)
+class DataPointer:
+    """Where tracked data lives (``path``) and what it is (``hash``, ``size``)."""
+
+    path: str
+    hash: str
+    size: int
+    nfiles: int | None = None
+    executable: bool = False
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_dir(self) -> bool:
+        return self.nfiles is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "relstate": FORMAT_VERSION,
+            "kind": KIND,
+            "path": self.path,
+            "hash": self.hash,
+            "size": self.size,
+            "nfiles": self.nfiles,
+            "exec": True if self.executable else None,
+        }
+        data.update(self.extra)
+        return model.ordered(data, KEYS)
+
+    @classmethod
+    def from_dict(cls, data: object, source: str) -> DataPointer:
+        checked = model.check_header(data, source, KIND)
+        path = check_relpath(model.require(checked, "path", str, source), source)
+        hash_ = model.check_hash(model.require(checked, "hash", str, source), source)
+        size = model.check_size(model.require(checked, "size", int, source), source)
+        nfiles = checked.get("nfiles")
+        if nfiles is not None:
+            nfiles = model.check_size(nfiles, source, "nfiles")
+        executable = bool(model.optional(checked, "exec", bool, source))
+        return cls(path, hash_, size, nfiles, executable, model.extras(checked, KEYS))

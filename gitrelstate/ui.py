@@ -1,0 +1,69 @@
+"""Console output: messages on stdout/stderr, verbosity, and progress bars on a TTY."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TextIO
+
+
+@dataclass
+class Settings:
+    quiet: bool = False
+    verbose: bool = False
+    progress: bool = True
+
+
+settings = Settings()
+
+
+def echo(message: str = "", *, stream: TextIO | None = None) -> None:
+    """Normal output (suppressed by -q)."""
+    if not settings.quiet:
+        print(message, file=stream or sys.stdout)
+
+
+def result(message: str) -> None:
+    """Output that is the command's answer (never suppressed)."""
+    print(message, file=sys.stdout)
+
+
+def warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
+def debug(message: str) -> None:
+    if settings.verbose:
+        print(message, file=sys.stderr)
+
+
+def _progress_enabled() -> bool:
+    return settings.progress and not settings.quiet and sys.stderr.isatty()
+
+
+@contextmanager
+def progress(total: int, desc: str, unit: str = "file") -> Iterator[Callable[[int], None]]:
+    """A progress bar on stderr when it is a terminal; a no-op otherwise."""
+    if not _progress_enabled() or total <= 0:
+        yield lambda n: None
+        return
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        yield lambda n: None
+        return
+    bar = tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, leave=False)
+    try:
+        yield bar.update
+    finally:
+        bar.close()
+
+
+def human_size(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"

@@ -1,0 +1,91 @@
+"""Walking tracked directories in the work tree, safely and fast."""
+
+from __future__ import annotations
+
+import os
+import stat as stat_mod
+from pathlib import Path
+
+from gitrelstate import fsutil
+from gitrelstate.errors import RelstateError, UnsafePathError
+
+SKIP_DIRS = frozenset({".git"})
+
+
+def is_executable(st: os.stat_result) -> bool:
+    return bool(st.st_mode & stat_mod.S_IXUSR)
+
+
+def inside(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def check_utf8(name: str, where: str) -> None:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        shown = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        raise UnsafePathError(
+            f"file name is not valid UTF-8: {where}/{shown}",
+            hint="rename the file; state files record paths as UTF-8 text",
+        ) from None
+
+
+def walk_files(top: Path, repo_root: Path) -> dict[str, os.stat_result]:
+    """Every file below ``top``: '/'-separated path relative to ``top`` -> stat.
+
+    Symlinks to files inside the repository are followed (their content is
+    tracked); symlinks leaving the repository, or to folders, are refused.
+    Leftover gitrelstate temp files and ``.git`` folders are skipped.
+    """
+    root_real = os.path.realpath(repo_root)
+    found: dict[str, os.stat_result] = {}
+    stack: list[tuple[str, str]] = [(str(top), "")]
+    while stack:
+        folder, prefix = stack.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            raise RelstateError(f"cannot read folder {folder}: {exc.strerror}") from None
+        for entry in entries:
+            name = entry.name
+            if fsutil.is_tmp_name(name):
+                continue
+            rel = prefix + name
+            if entry.is_symlink():
+                check_utf8(name, prefix.rstrip("/") or ".")
+                target = os.path.realpath(entry.path)
+                if not inside(target, root_real):
+                    raise UnsafePathError(
+                        f"symlink leaves the repository: {rel} -> {os.readlink(entry.path)}",
+                        hint="replace the link with the data it points to, or remove it",
+                    )
+                try:
+                    st = os.stat(entry.path)
+                except OSError:
+                    raise RelstateError(
+                        f"broken symlink: {rel}", hint="remove it or fix its target"
+                    ) from None
+                if stat_mod.S_ISDIR(st.st_mode):
+                    raise UnsafePathError(
+                        f"symlink to a folder inside tracked data: {rel}",
+                        hint="track the folder it points to instead",
+                    )
+                found[rel] = st
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                if name in SKIP_DIRS:
+                    continue
+                check_utf8(name, prefix.rstrip("/") or ".")
+                stack.append((entry.path, rel + "/"))
+            elif entry.is_file(follow_symlinks=False):
+                check_utf8(name, prefix.rstrip("/") or ".")
+                found[rel] = entry.stat(follow_symlinks=False)
+            else:
+                raise RelstateError(
+                    f"not a regular file: {rel}",
+                    hint="sockets, pipes and devices cannot be tracked; move them out",
+                )
+    return found
