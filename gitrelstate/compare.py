@@ -6,6 +6,7 @@ import os
 import stat as stat_mod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from gitrelstate import hashing, ingest, pointers
 from gitrelstate.errors import RelstateError
@@ -29,6 +30,7 @@ class Comparison:
     modified: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
     problem: str | None = None
+    leftovers: list[Path] = field(default_factory=list)
 
     @property
     def state(self) -> str:
@@ -55,14 +57,16 @@ def expected_entries(repo: Repo, tracked: Tracked) -> Mapping[str, Entry]:
     return {SELF: Entry(hashing.hex_of(p.hash), p.size, p.executable)}
 
 
-def present_entries(repo: Repo, tracked: Tracked) -> dict[str, os.stat_result]:
+def present_entries(
+    repo: Repo, tracked: Tracked, leftovers: list[Path] | None = None
+) -> dict[str, os.stat_result]:
     path = tracked.data_abs(repo)
     try:
         st = os.stat(path)
     except FileNotFoundError:
         return {}
     if stat_mod.S_ISDIR(st.st_mode):
-        return walk_files(path, repo.root)
+        return walk_files(path, repo.root, leftovers)
     return {SELF: st}
 
 
@@ -77,8 +81,9 @@ def compare(repo: Repo, tracked: Tracked, *, hash_changed: bool = False) -> Comp
         expected = expected_entries(repo, tracked)
     except RelstateError as exc:
         return Comparison(tracked, {}, present_entries(repo, tracked), problem=exc.message)
-    present = present_entries(repo, tracked)
-    cmp = Comparison(tracked, expected, present)
+    leftovers: list[Path] = []
+    present = present_entries(repo, tracked, leftovers)
+    cmp = Comparison(tracked, expected, present, leftovers=leftovers)
     to_hash: list[str] = []
     for key, st in present.items():
         entry = expected.get(key)

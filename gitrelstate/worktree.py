@@ -31,12 +31,15 @@ def check_utf8(name: str, where: str) -> None:
         ) from None
 
 
-def walk_files(top: Path, repo_root: Path) -> dict[str, os.stat_result]:
+def walk_files(
+    top: Path, repo_root: Path, leftovers: list[Path] | None = None
+) -> dict[str, os.stat_result]:
     """Every file below ``top``: '/'-separated path relative to ``top`` -> stat.
 
     Symlinks to files inside the repository are followed (their content is
     tracked); symlinks leaving the repository, or to folders, are refused.
-    Leftover gitrelstate temp files and ``.git`` folders are skipped.
+    Leftover gitrelstate temp files (collected in ``leftovers`` when given) and
+    ``.git`` folders are skipped.
     """
     root_real = os.path.realpath(repo_root)
     found: dict[str, os.stat_result] = {}
@@ -52,6 +55,8 @@ def walk_files(top: Path, repo_root: Path) -> dict[str, os.stat_result]:
         for entry in entries:
             name = entry.name
             if fsutil.is_tmp_name(name):
+                if leftovers is not None:
+                    leftovers.append(Path(entry.path))
                 continue
             rel = prefix + name
             if entry.is_symlink():

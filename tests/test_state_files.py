@@ -23,8 +23,15 @@ def test_pointer_round_trip_is_canonical() -> None:
 
 
 def test_unknown_keys_are_preserved_after_known_ones() -> None:
-    doc = {"zeta": {"a": 1}, "relstate": 1, "size": 3, "kind": "data", "path": "f",
-           "hash": f"blake3:{HEX}", "note": "keep me"}
+    doc = {
+        "zeta": {"a": 1},
+        "relstate": 1,
+        "size": 3,
+        "kind": "data",
+        "path": "f",
+        "hash": f"blake3:{HEX}",
+        "note": "keep me",
+    }
     p = DataPointer.from_dict(doc, "f.relstate.yaml")
     assert list(p.to_dict()) == ["relstate", "kind", "path", "hash", "size", "zeta", "note"]
     assert p.to_dict()["zeta"] == {"a": 1}
@@ -45,12 +52,18 @@ def test_newer_format_version_is_refused_with_upgrade_hint() -> None:
         ({"relstate": 1, "kind": "run"}, "'kind'"),
         ({"relstate": 1, "kind": "data", "hash": f"blake3:{HEX}", "size": 1}, "'path'"),
         ({"relstate": 1, "kind": "data", "path": "f", "hash": "md5:00", "size": 1}, "'hash'"),
-        ({"relstate": 1, "kind": "data", "path": "f", "hash": f"blake3:{HEX}", "size": "1"},
-         "'size'"),
-        ({"relstate": 1, "kind": "data", "path": "f", "hash": f"blake3:{HEX}", "size": True},
-         "'size'"),
-        ({"relstate": 1, "kind": "data", "path": "f", "hash": f"blake3:{HEX}", "size": -1},
-         "'size'"),
+        (
+            {"relstate": 1, "kind": "data", "path": "f", "hash": f"blake3:{HEX}", "size": "1"},
+            "'size'",
+        ),
+        (
+            {"relstate": 1, "kind": "data", "path": "f", "hash": f"blake3:{HEX}", "size": True},
+            "'size'",
+        ),
+        (
+            {"relstate": 1, "kind": "data", "path": "f", "hash": f"blake3:{HEX}", "size": -1},
+            "'size'",
+        ),
         ({"relstate": "1", "kind": "data"}, "'relstate'"),
         (["not", "a", "mapping"], "mapping"),
     ],
@@ -64,8 +77,20 @@ def test_schema_errors_name_file_and_key(doc: object, needle: str) -> None:
 
 @pytest.mark.parametrize(
     "path",
-    ["../x", "a/../../x", "/etc/passwd", "C:/x", "a\\b", "a\x00b", "", ".", "a//b", "a/./b",
-     "a/", "x" * 300],
+    [
+        "../x",
+        "a/../../x",
+        "/etc/passwd",
+        "C:/x",
+        "a\\b",
+        "a\x00b",
+        "",
+        ".",
+        "a//b",
+        "a/./b",
+        "a/",
+        "x" * 300,
+    ],
 )
 def test_escaping_paths_are_refused(path: str) -> None:
     with pytest.raises(UnsafePathError):

@@ -13,6 +13,7 @@ from pathlib import Path
 from gitrelstate import ingest, ui
 from gitrelstate.compare import SELF, Comparison, compare
 from gitrelstate.errors import CheckoutConflict, IntegrityError, RelstateError
+from gitrelstate.fsutil import is_stale_tmp, remove_stale_tmps
 from gitrelstate.materialize import materialize
 from gitrelstate.repo import Repo
 from gitrelstate.selection import select_tracked
@@ -31,7 +32,7 @@ class Plan:
 
     @property
     def empty(self) -> bool:
-        return not (self.writes or self.chmods or self.removals)
+        return not (self.writes or self.chmods or self.removals or self.cmp.leftovers)
 
 
 def plan_for(repo: Repo, cmp: Comparison) -> Plan:
@@ -114,6 +115,12 @@ def _apply(repo: Repo, plan: Plan) -> tuple[int, int]:
     cmp = plan.cmp
     base = cmp.tracked.data_abs(repo)
     link_types = repo.config.link
+    # Leftovers of a killed run: temp files beside the data, its pointer and .gitignore.
+    remove_stale_tmps(base.parent)
+    for leftover in cmp.leftovers:
+        if is_stale_tmp(leftover):
+            with contextlib.suppress(OSError):
+                os.unlink(leftover)
     # Removals first: a file may stand where a folder has to be created.
     for key in plan.removals:
         path = base / key if key else base

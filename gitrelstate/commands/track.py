@@ -6,7 +6,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from gitrelstate import git, gitignore, pointers, tracking, ui
+from gitrelstate import fsutil, git, gitignore, pointers, tracking, ui
 from gitrelstate.errors import RelstateError, UnsafePathError
 from gitrelstate.repo import STATE_DIR, Repo
 from gitrelstate.state.pointer import SUFFIX
@@ -71,6 +71,7 @@ def _validate(repo: Repo, path: Path, given: str, existing: dict[str, pointers.T
 
 def _track_one(repo: Repo, rel: str, previous: pointers.Tracked | None) -> None:
     path = repo.abspath(rel)
+    fsutil.remove_stale_tmps(path.parent)  # leftovers of a killed run
     snap = tracking.snapshot(repo, path, store=True, label=f"tracking {rel}")
     name = path.name
     pointer = tracking.pointer_from(snap, name, previous.pointer if previous else None)
