@@ -182,9 +182,23 @@ def _print_error(exc: RelstateError) -> None:
         print(f"hint: {exc.hint}", file=sys.stderr)
 
 
+GLOBAL_FLAGS = frozenset({"-q", "--quiet", "-v", "--verbose", "--no-progress"})
+
+
+def hoist_global_flags(args: list[str]) -> list[str]:
+    """Accept global flags anywhere (``git relstate track -q x``), except after ``--``."""
+    try:
+        end = args.index("--")
+    except ValueError:
+        end = len(args)
+    flags = [a for a in args[:end] if a in GLOBAL_FLAGS]
+    rest = [a for a in args[:end] if a not in GLOBAL_FLAGS]
+    return flags + rest + args[end:]
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: map errors to exit codes (1 user error, 2 usage, 3 crash, 130 Ctrl-C)."""
-    args = sys.argv[1:] if argv is None else argv
+    args = hoist_global_flags(sys.argv[1:] if argv is None else list(argv))
     try:
         code = cli.main(args=args, prog_name="git relstate", standalone_mode=False)
     except RelstateError as exc:

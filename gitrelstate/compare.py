@@ -12,6 +12,7 @@ from gitrelstate import hashing, ingest, pointers
 from gitrelstate.errors import RelstateError
 from gitrelstate.pointers import Tracked
 from gitrelstate.repo import Repo
+from gitrelstate.statcache import tree_digest
 from gitrelstate.state.manifest import Entry
 from gitrelstate.worktree import is_executable, walk_files
 
@@ -66,7 +67,7 @@ def present_entries(
     except FileNotFoundError:
         return {}
     if stat_mod.S_ISDIR(st.st_mode):
-        return walk_files(path, repo.root, leftovers)
+        return walk_files(path, repo.root, leftovers, repo.cache.root)
     return {SELF: st}
 
 
@@ -77,12 +78,19 @@ def compare(repo: Repo, tracked: Tracked, *, hash_changed: bool = False) -> Comp
     the content of added and resized files is hashed too (checkout needs to know
     whether their content is safe in the cache).
     """
+    leftovers: list[Path] = []
+    present = present_entries(repo, tracked, leftovers)
+    digest: str | None = None
+    pointer = tracked.pointer
+    where = str(tracked.data_abs(repo))
+    if pointer.is_dir and present and SELF not in present:
+        digest = tree_digest(present)
+        if repo.statcache.tree_matches(where, pointer.hash, digest):
+            return Comparison(tracked, {}, present, leftovers=leftovers)
     try:
         expected = expected_entries(repo, tracked)
     except RelstateError as exc:
-        return Comparison(tracked, {}, present_entries(repo, tracked), problem=exc.message)
-    leftovers: list[Path] = []
-    present = present_entries(repo, tracked, leftovers)
+        return Comparison(tracked, {}, present, problem=exc.message, leftovers=leftovers)
     cmp = Comparison(tracked, expected, present, leftovers=leftovers)
     to_hash: list[str] = []
     for key, st in present.items():
@@ -97,8 +105,8 @@ def compare(repo: Repo, tracked: Tracked, *, hash_changed: bool = False) -> Comp
             cmp.modified.append(key)
     cmp.deleted = [k for k in expected if k not in present]
     if to_hash:
-        base = tracked.data_abs(repo)
-        items = [(base / k if k else base, present[k]) for k in to_hash]
+        base = where
+        items = [(os.path.join(base, k) if k else base, present[k]) for k in to_hash]
         hexes = ingest.hash_files(items, repo.statcache)
         cmp.current_hex = dict(zip(to_hash, hexes, strict=True))
     for key in to_hash:
@@ -110,4 +118,6 @@ def compare(repo: Repo, tracked: Tracked, *, hash_changed: bool = False) -> Comp
     cmp.added.sort()
     cmp.modified.sort()
     cmp.deleted.sort()
+    if cmp.clean and digest is not None:
+        repo.statcache.remember_tree(where, pointer.hash, digest)
     return cmp

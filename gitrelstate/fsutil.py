@@ -14,7 +14,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-TMP_MARKER = ".relstate-tmp-"
+from gitrelstate.state.paths import RESERVED_PREFIX
+
+TMP_MARKER = RESERVED_PREFIX
+
 STALE_TMP_SECONDS = 3600.0
 
 

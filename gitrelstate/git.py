@@ -84,7 +84,7 @@ def ls_files(cwd: Path, args: Sequence[str]) -> list[str]:
 
 def is_tracked(cwd: Path, relpath: str) -> bool:
     """Whether git itself tracks ``relpath`` (or anything under it)."""
-    return bool(ls_files(cwd, ["--", relpath]))
+    return bool(ls_files(cwd, ["--", f":(literal){relpath}"]))
 
 
 def head_commit(cwd: Path) -> str | None:

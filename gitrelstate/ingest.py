@@ -18,7 +18,7 @@ from gitrelstate.errors import RelstateError
 from gitrelstate.objects import ObjectStore
 from gitrelstate.statcache import StatCache
 
-FileItem = tuple[Path, os.stat_result]
+FileItem = tuple[str | Path, os.stat_result]
 BATCH = 64
 
 
@@ -26,7 +26,7 @@ def default_jobs() -> int:
     return min(8, (os.cpu_count() or 1) * 2)
 
 
-def _changed(path: Path, before: os.stat_result) -> RelstateError:
+def _changed(path: str | Path, before: os.stat_result) -> RelstateError:
     return RelstateError(
         f"{path} changed while it was being read",
         hint="wait until whatever writes it has finished, then run the command again",
@@ -37,7 +37,7 @@ def _same_stat(a: os.stat_result, b: os.stat_result) -> bool:
     return (a.st_size, a.st_mtime_ns, a.st_ino) == (b.st_size, b.st_mtime_ns, b.st_ino)
 
 
-def _ingest_one(path: Path, st: os.stat_result, store: ObjectStore | None) -> str:
+def _ingest_one(path: str | Path, st: os.stat_result, store: ObjectStore | None) -> str:
     if st.st_size <= hashing.SMALL_FILE:
         with open(path, "rb", buffering=0) as f:
             data = f.read()
@@ -56,7 +56,7 @@ def _ingest_one(path: Path, st: os.stat_result, store: ObjectStore | None) -> st
     return hex_
 
 
-def copy_into_store(path: Path, hex_: str, store: ObjectStore) -> None:
+def copy_into_store(path: str | Path, hex_: str, store: ObjectStore) -> None:
     """Copy ``path`` into ``store`` as ``hex_``, verifying the copy hashes to ``hex_``."""
     tmp = store.tmp_path()
     try:

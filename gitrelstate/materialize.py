@@ -69,6 +69,10 @@ def materialize(
 ) -> os.stat_result:
     """Make ``target`` hold object ``hex_``; return the new file's stat."""
     src = store.path(hex_)
+    if executable:
+        # Hard/soft links share the read-only object's mode bits; an executable
+        # file needs its own inode.
+        link_types = [k for k in link_types if k not in ("hardlink", "symlink")] or ["copy"]
     tmp = fsutil.tmp_name(target)
     mode = 0o755 if executable else 0o644
     try:

@@ -36,21 +36,37 @@ def load(repo: Repo, pointer_rel: str) -> Tracked:
     pointer = DataPointer.from_dict(
         yamlio.read(repo.abspath(pointer_rel), pointer_rel), pointer_rel
     )
-    folder = pointer_rel.rpartition("/")[0]
+    folder, _, name = pointer_rel.rpartition("/")
+    if name[: -len(SUFFIX)] != pointer.path:
+        raise UnsafePathError(
+            f"{pointer_rel}: 'path' is {pointer.path!r}, but this pointer can only describe "
+            f"{name[: -len(SUFFIX)]!r}",
+            hint="a pointer's file name is its data's name plus .relstate.yaml",
+        )
     data_rel = f"{folder}/{pointer.path}" if folder else pointer.path
-    # The stored path is checked textually; a symlinked folder on the way could
-    # still lead outside the tree, so check where it really lands too.
+    check_data_location(repo, data_rel, pointer_rel)
+    return Tracked(pointer_rel, data_rel, pointer)
+
+
+def check_data_location(repo: Repo, data_rel: str, where: str) -> None:
+    """Refuse data paths that lead, by name or through symlinks, into git's or our files."""
+    parts = data_rel.split("/")
+    if parts[0].lower() == ".relstate" or any(part.lower() == ".git" for part in parts):
+        raise UnsafePathError(f"{where}: data path {data_rel} is inside {parts[0]}")
     real = os.path.realpath(repo.abspath(data_rel))
+    # The stored path is checked textually; a symlinked folder on the way could
+    # still lead outside the tree or into .git, so check where it really lands.
     if not inside(real, os.path.realpath(repo.root)):
         raise UnsafePathError(
-            f"{pointer_rel}: data path {data_rel} resolves outside the repository",
+            f"{where}: data path {data_rel} resolves outside the repository",
             hint="remove the symlink on the way, or the pointer",
         )
-    if data_rel.split("/", 1)[0] in (".git", ".relstate"):
-        raise UnsafePathError(
-            f"{pointer_rel}: data path {data_rel} is inside {data_rel.split('/')[0]}"
-        )
-    return Tracked(pointer_rel, data_rel, pointer)
+    for guarded in (repo.git_dir, repo.common_dir, repo.state_dir):
+        if inside(real, os.path.realpath(guarded)):
+            raise UnsafePathError(
+                f"{where}: data path {data_rel} resolves into {guarded.name}/",
+                hint="remove the symlink on the way, or the pointer",
+            )
 
 
 def load_all(repo: Repo) -> list[Tracked]:

@@ -21,11 +21,6 @@ from gitrelstate.errors import RemoteError
 from gitrelstate.hashing import ALGO
 from gitrelstate.state.config import RemoteConfig
 
-# Option names whose values are credentials: never written to the committed config.
-SECRET_OPTION = re.compile(
-    r"(secret|token|password|passwd|credential|private|(^|[_.-])key$|^key$|sas|signature)",
-    re.IGNORECASE,
-)
 BACKEND_PACKAGES = {
     "s3": "s3fs",
     "s3a": "s3fs",
@@ -39,10 +34,6 @@ BACKEND_PACKAGES = {
     "sftp": "sshfs",
 }
 LIST_THRESHOLD = 256
-
-
-def is_secret_option(name: str) -> bool:
-    return bool(SECRET_OPTION.search(name.rsplit(".", 1)[-1]))
 
 
 def redact_url(url: str) -> str:
@@ -165,7 +156,7 @@ class Remote:
 
     def _open(self) -> Backend:
         if is_local(self.url):
-            raw = self.url[len("file://") :] if self.url.startswith("file://") else self.url
+            raw = re.sub(r"^(file|local)://", "", self.url)
             root = Path(os.path.expanduser(raw))
             if not root.is_absolute():
                 root = self.repo_root / root

@@ -69,7 +69,18 @@ class Repo:
 
     @cached_property
     def config(self) -> config_model.Config:
-        return config_model.merge(self.read_config_doc(), self.read_config_doc(local=True))
+        shared = self.read_config_doc()
+        for name, spec in (shared.get("remotes") or {}).items():
+            leaked = config_model.secret_option_names(spec.get("options") or {})
+            if leaked:
+                from gitrelstate import ui
+
+                ui.warn(
+                    f".relstate/config.yaml (committed) holds secret-looking option(s) "
+                    f"{', '.join(leaked)} of remote '{name}'; move them with "
+                    f"'git relstate remote add {name} URL -o KEY=VALUE --local --force'"
+                )
+        return config_model.merge(shared, self.read_config_doc(local=True))
 
     # -- paths ---------------------------------------------------------------
 

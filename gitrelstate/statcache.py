@@ -49,6 +49,9 @@ class StatCache:
                 " mtime_ns INTEGER, ctime_ns INTEGER, hash TEXT, PRIMARY KEY (dev, ino))"
                 " WITHOUT ROWID"
             )
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS tree (path TEXT PRIMARY KEY, hash TEXT, digest TEXT)"
+            )
             self._db = db
         return self._db
 
@@ -111,3 +114,36 @@ class StatCache:
         if self._db is not None:
             self._db.close()
             self._db = None
+
+    # -- whole trees ----------------------------------------------------------
+    # For a tracked folder, one digest over every file's (path, stat) lets an
+    # unchanged tree be recognised without looking up each file.
+
+    def tree_matches(self, path: str, content_id: str, digest: str | None) -> bool:
+        if digest is None:
+            return False
+        row = self._conn().execute("SELECT hash, digest FROM tree WHERE path=?", (path,)).fetchone()
+        return row is not None and row[0] == content_id and row[1] == digest
+
+    def remember_tree(self, path: str, content_id: str, digest: str | None) -> None:
+        if digest is None:
+            return
+        db = self._conn()
+        db.execute("INSERT OR REPLACE INTO tree VALUES (?, ?, ?)", (path, content_id, digest))
+
+
+def tree_digest(files: dict[str, os.stat_result]) -> str | None:
+    """A digest of every file's path and stat; None if any file is too fresh to trust."""
+    from blake3 import blake3
+
+    newest = time.time_ns() - RACY_WINDOW_NS
+    parts = []
+    for rel in sorted(files):
+        st = files[rel]
+        if st.st_mtime_ns > newest or st.st_ctime_ns > newest:
+            return None
+        parts.append(
+            f"{rel}\0{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}"
+            f":{st.st_mode & 0o100}"
+        )
+    return str(blake3("\n".join(parts).encode("utf-8", "surrogateescape")).hexdigest())

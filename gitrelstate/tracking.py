@@ -9,6 +9,7 @@ from pathlib import Path
 
 from gitrelstate import hashing, ingest, ui
 from gitrelstate.repo import Repo
+from gitrelstate.statcache import tree_digest
 from gitrelstate.state.manifest import Entry, Manifest
 from gitrelstate.state.pointer import DataPointer
 from gitrelstate.worktree import is_executable, walk_files
@@ -36,9 +37,10 @@ def snapshot(
     st = os.stat(path)
     target_store = repo.cache if store else None
     if stat_mod.S_ISDIR(st.st_mode):
-        files = walk_files(path, repo.root)
+        files = walk_files(path, repo.root, cache_root=repo.cache.root)
         names = sorted(files)
-        items = [(path / name, files[name]) for name in names]
+        base = str(path)
+        items = [(os.path.join(base, name), files[name]) for name in names]
         with ui.progress(len(items), label) as progress:
             hexes = ingest.hash_files(items, repo.statcache, target_store, progress=progress)
         manifest = Manifest(
@@ -53,6 +55,7 @@ def snapshot(
             # Written after every file it lists: a manifest in the cache means
             # the whole tree is there.
             repo.cache.add_bytes(manifest_hex, raw)
+            repo.statcache.remember_tree(base, hashing.content_id(manifest_hex), tree_digest(files))
         return Snapshot(
             hashing.content_id(manifest_hex), manifest.size, manifest.nfiles, False, manifest
         )

@@ -19,6 +19,7 @@ from gitrelstate.errors import IntegrityError, RelstateError, RemoteError
 from gitrelstate.pointers import Tracked
 from gitrelstate.remote import Remote
 from gitrelstate.repo import Repo
+from gitrelstate.state.manifest import Manifest
 
 RETRIES = 3
 LIST_AT_MOST = 10
@@ -170,15 +171,48 @@ def fetch(repo: Repo, remote: Remote, tracked: Sequence[Tracked], jobs: int) -> 
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
 
-    total = 0
-    # Listings first: only then is it known which files a folder needs.
-    first = sorted({hashing.hex_of(t.pointer.hash) for t in tracked} - _in_cache(repo, tracked))
-    _raise_failures(remote, "download from", _run_all(first, download, jobs, "fetch"))
-    total += len(first)
-    refs = referenced(repo, tracked)
-    rest = sorted(h for h in refs.files if not repo.cache.exists(h))
-    _raise_failures(remote, "download from", _run_all(rest, download, jobs, "fetch"))
-    return total + len(rest)
+    # Listings are read first (only they say which files a folder needs) but
+    # enter the cache last, so a listing in the cache means its files are there.
+    listings: dict[str, bytes] = {}
+
+    def download_listing(hex_: str) -> None:
+        tmp = repo.cache.tmp_path()
+        try:
+            _retrying(lambda: remote.backend.get(hex_, tmp))
+            raw = tmp.read_bytes()
+        except FileNotFoundError:
+            raise RemoteError(
+                f"directory listing {hex_[:16]}… is missing on remote {remote.shown}",
+                hint="push it from a clone that has it",
+            ) from None
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+        if hashing.hash_bytes(raw) != hex_:
+            raise IntegrityError(
+                f"directory listing {hex_[:16]}… on remote {remote.shown} is corrupt; "
+                "it was not stored",
+                hint="push it again from a clone that has a good copy",
+            )
+        listings[hex_] = raw
+
+    dirs = [t for t in tracked if t.pointer.is_dir]
+    wanted_listings = sorted({hashing.hex_of(t.pointer.hash) for t in dirs} - _in_cache(repo, dirs))
+    failures = _run_all(wanted_listings, download_listing, jobs, "fetch listings")
+    _raise_failures(remote, "download from", failures)
+    files: set[str] = {hashing.hex_of(t.pointer.hash) for t in tracked if not t.pointer.is_dir}
+    for t in dirs:
+        hex_ = hashing.hex_of(t.pointer.hash)
+        if hex_ in listings:
+            manifest = Manifest.from_bytes(listings[hex_], t.pointer_rel)
+        else:
+            manifest = pointers.load_manifest(repo, t.pointer.hash, t.pointer_rel)
+        files.update(e.hex for e in manifest.entries.values())
+    missing = sorted(h for h in files if not repo.cache.exists(h))
+    _raise_failures(remote, "download from", _run_all(missing, download, jobs, "fetch"))
+    for hex_, raw in listings.items():
+        repo.cache.add_bytes(hex_, raw)
+    return len(missing) + len(listings)
 
 
 def _in_cache(repo: Repo, tracked: Iterable[Tracked]) -> set[str]:

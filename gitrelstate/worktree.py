@@ -20,28 +20,42 @@ def inside(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
-def check_utf8(name: str, where: str) -> None:
+def check_name(path: str) -> None:
+    """Refuse names that state files cannot record faithfully (see docs/spec.md)."""
     try:
-        name.encode("utf-8")
+        path.encode("utf-8")
     except UnicodeEncodeError:
-        shown = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        shown = path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
         raise UnsafePathError(
-            f"file name is not valid UTF-8: {where}/{shown}",
+            f"file name is not valid UTF-8: {shown}",
             hint="rename the file; state files record paths as UTF-8 text",
         ) from None
+    if "\\" in path or any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in path):
+        shown = path.encode("unicode_escape").decode("ascii")
+        raise UnsafePathError(
+            f"file name contains a backslash or control character: {shown}",
+            hint="rename the file; such names are not portable and are refused",
+        )
 
 
 def walk_files(
-    top: Path, repo_root: Path, leftovers: list[Path] | None = None
+    top: Path,
+    repo_root: Path,
+    leftovers: list[Path] | None = None,
+    cache_root: Path | None = None,
 ) -> dict[str, os.stat_result]:
     """Every file below ``top``: '/'-separated path relative to ``top`` -> stat.
 
-    Symlinks to files inside the repository are followed (their content is
+    Symlinks to files inside the repository (or into the cache, as checkout
+    makes them with ``cache.link: symlink``) are followed (their content is
     tracked); symlinks leaving the repository, or to folders, are refused.
     Leftover gitrelstate temp files (collected in ``leftovers`` when given) and
     ``.git`` folders are skipped.
     """
     root_real = os.path.realpath(repo_root)
+    cache_real = os.path.realpath(cache_root) if cache_root is not None else None
+    top_rel = os.path.relpath(top, repo_root)
+    display = "" if top_rel == "." else top_rel.replace(os.sep, "/") + "/"
     found: dict[str, os.stat_result] = {}
     stack: list[tuple[str, str]] = [(str(top), "")]
     while stack:
@@ -59,23 +73,29 @@ def walk_files(
                     leftovers.append(Path(entry.path))
                 continue
             rel = prefix + name
+            if name.isascii() and name.isprintable() and "\\" not in name:
+                pass  # the common case, checked cheaply
+            else:
+                check_name(display + rel)
             if entry.is_symlink():
-                check_utf8(name, prefix.rstrip("/") or ".")
                 target = os.path.realpath(entry.path)
-                if not inside(target, root_real):
+                if not inside(target, root_real) and not (
+                    cache_real is not None and inside(target, cache_real)
+                ):
                     raise UnsafePathError(
-                        f"symlink leaves the repository: {rel} -> {os.readlink(entry.path)}",
+                        f"symlink leaves the repository: {display}{rel} -> "
+                        f"{os.readlink(entry.path)}",
                         hint="replace the link with the data it points to, or remove it",
                     )
                 try:
                     st = os.stat(entry.path)
                 except OSError:
                     raise RelstateError(
-                        f"broken symlink: {rel}", hint="remove it or fix its target"
+                        f"broken symlink: {display}{rel}", hint="remove it or fix its target"
                     ) from None
                 if stat_mod.S_ISDIR(st.st_mode):
                     raise UnsafePathError(
-                        f"symlink to a folder inside tracked data: {rel}",
+                        f"symlink to a folder inside tracked data: {display}{rel}",
                         hint="track the folder it points to instead",
                     )
                 found[rel] = st
@@ -83,14 +103,12 @@ def walk_files(
             if entry.is_dir(follow_symlinks=False):
                 if name in SKIP_DIRS:
                     continue
-                check_utf8(name, prefix.rstrip("/") or ".")
                 stack.append((entry.path, rel + "/"))
             elif entry.is_file(follow_symlinks=False):
-                check_utf8(name, prefix.rstrip("/") or ".")
                 found[rel] = entry.stat(follow_symlinks=False)
             else:
                 raise RelstateError(
-                    f"not a regular file: {rel}",
+                    f"not a regular file: {display}{rel}",
                     hint="sockets, pipes and devices cannot be tracked; move them out",
                 )
     return found

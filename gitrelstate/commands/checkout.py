@@ -12,11 +12,12 @@ from pathlib import Path
 
 from gitrelstate import ingest, ui
 from gitrelstate.compare import SELF, Comparison, compare
-from gitrelstate.errors import CheckoutConflict, IntegrityError, RelstateError
+from gitrelstate.errors import CheckoutConflict, IntegrityError, RelstateError, UnsafePathError
 from gitrelstate.fsutil import is_stale_tmp, remove_stale_tmps
 from gitrelstate.materialize import materialize
 from gitrelstate.repo import Repo
 from gitrelstate.selection import select_tracked
+from gitrelstate.worktree import inside
 
 LIST_AT_MOST = 20
 
@@ -47,11 +48,11 @@ def plan_for(repo: Repo, cmp: Comparison) -> Plan:
     for key in cmp.modified:
         entry = cmp.expected[key]
         current = cmp.current_hex[key]
-        if current == entry.hex:
+        if current == entry.hex and cmp.present[key].st_nlink == 1:
             plan.chmods.append(key)
             continue
         plan.writes.append(key)
-        if not repo.cache.exists(current):
+        if current != entry.hex and not repo.cache.exists(current):
             plan.conflicts.append(cmp.display(key))
     plan.writes.extend(cmp.deleted)
     plan.writes.sort()
@@ -138,10 +139,22 @@ def _apply(repo: Repo, plan: Plan) -> tuple[int, int]:
         entry = cmp.expected[key]
         os.chmod(base / key if key else base, 0o755 if entry.executable else 0o644)
 
+    base_real = os.path.realpath(base)
+    safe_parents: set[Path] = set()
+
     def write(key: str) -> None:
         entry = cmp.expected[key]
         target = base / key if key != SELF else base
-        target.parent.mkdir(parents=True, exist_ok=True)
+        if key != SELF and target.parent not in safe_parents:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            # A symlinked folder inside the data must not redirect writes elsewhere.
+            if not inside(os.path.realpath(target.parent), base_real):
+                raise UnsafePathError(
+                    f"{cmp.display(key)}: its folder is a symlink leading out of "
+                    f"{cmp.tracked.data_rel}",
+                    hint="remove the symlink, then check out again",
+                )
+            safe_parents.add(target.parent)
         st = materialize(
             repo.cache,
             entry.hex,
@@ -152,25 +165,25 @@ def _apply(repo: Repo, plan: Plan) -> tuple[int, int]:
         )
         repo.statcache.put(st, entry.hex)
 
-    errors: list[IntegrityError] = []
+    errors: list[RelstateError] = []
     if len(plan.writes) > 64:
         with ThreadPoolExecutor(max_workers=ingest.default_jobs()) as pool:
             for future in [pool.submit(write, k) for k in plan.writes]:
                 try:
                     future.result()
-                except IntegrityError as exc:
+                except (IntegrityError, UnsafePathError) as exc:
                     errors.append(exc)
     else:
         for key in plan.writes:
             try:
                 write(key)
-            except IntegrityError as exc:
+            except (IntegrityError, UnsafePathError) as exc:
                 errors.append(exc)
     if errors:
         if len(errors) == 1:
             raise errors[0]
         raise IntegrityError(
-            f"{len(errors)} cache objects are corrupt or missing:\n"
+            f"{len(errors)} file(s) could not be checked out:\n"
             + _listing([e.message for e in errors]),
             hint=errors[0].hint,
         )

@@ -12,7 +12,6 @@ from gitrelstate.state import yamlio
 STATE_GITIGNORE = f"""\
 # Written by gitrelstate: per-machine settings and credentials never get committed.
 /{LOCAL_CONFIG}
-/tmp/
 """
 
 

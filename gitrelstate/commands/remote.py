@@ -9,10 +9,11 @@ from typing import Any
 
 from gitrelstate import fsutil, ui
 from gitrelstate.errors import RelstateError
-from gitrelstate.remote import is_secret_option, redact_url
+from gitrelstate.remote import redact_url
 from gitrelstate.repo import Repo
+from gitrelstate.state import FORMAT_VERSION, yamlio
 from gitrelstate.state import config as config_model
-from gitrelstate.state import yamlio
+from gitrelstate.state.config import is_secret_option
 
 
 def parse_option(text: str) -> tuple[str, Any]:
@@ -24,11 +25,14 @@ def parse_option(text: str) -> tuple[str, Any]:
             f"option {text!r} is not KEY=VALUE", hint="e.g. -o endpoint_url=http://127.0.0.1:8333"
         )
     value: Any = raw
-    lowered = raw.strip().lower()
-    if lowered in ("true", "false"):
-        value = lowered == "true"
-    elif raw.strip().lstrip("-").isdigit():
-        value = int(raw)
+    if raw.strip():
+        try:
+            parsed = yamlio.loads(raw, f"option {key}")
+        except RelstateError:
+            parsed = raw
+        # Only scalars: a value like '[a]' or 'a: b' stays the literal string.
+        if isinstance(parsed, (bool, int, float)) or parsed is None:
+            value = parsed
     return key, value
 
 
@@ -44,6 +48,7 @@ def _set_dotted(target: dict[str, Any], key: str, value: Any) -> None:
 
 def _save(repo: Repo, doc: dict[str, Any], local: bool) -> None:
     path = repo.local_config_path if local else repo.config_path
+    doc["relstate"] = FORMAT_VERSION  # writers write the latest version
     fsutil.write_text_atomic(path, yamlio.dumps(config_model.ordered(doc)))
 
 

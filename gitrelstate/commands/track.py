@@ -10,7 +10,7 @@ from gitrelstate import fsutil, git, gitignore, pointers, tracking, ui
 from gitrelstate.errors import RelstateError, UnsafePathError
 from gitrelstate.repo import STATE_DIR, Repo
 from gitrelstate.state.pointer import SUFFIX
-from gitrelstate.worktree import check_utf8
+from gitrelstate.worktree import check_name
 
 
 def track(cwd: Path, paths: Sequence[str]) -> int:
@@ -33,10 +33,10 @@ def track(cwd: Path, paths: Sequence[str]) -> int:
 
 
 def _validate(repo: Repo, path: Path, given: str, existing: dict[str, pointers.Tracked]) -> str:
-    check_utf8(str(path), "")
     if not os.path.lexists(path):
         raise RelstateError(f"no such file or folder: {given}")
     rel = repo.relpath(path)
+    check_name(rel)
     if rel == "":
         raise RelstateError(
             "cannot track the whole repository", hint="track a data folder inside it instead"

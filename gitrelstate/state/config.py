@@ -15,6 +15,30 @@ KIND = "config"
 KEYS = ("relstate", "kind", "default_remote", "remotes", "cache")
 LINK_TYPES = ("reflink", "copy", "hardlink", "symlink")
 DEFAULT_LINK = ("reflink", "copy")
+# Option names whose values are credentials: never written to the committed config.
+SECRET_OPTION = re.compile(
+    r"(secret|token|passw|passphrase|credential|private|auth|connection_string|"
+    r"(^|[_.-])key$|^key$|apikey|api_key|account_key|sas|signature|session)",
+    re.IGNORECASE,
+)
+
+
+def is_secret_option(name: str) -> bool:
+    return bool(SECRET_OPTION.search(name.rsplit(".", 1)[-1]))
+
+
+def secret_option_names(options: Mapping[str, Any], prefix: str = "") -> list[str]:
+    """Dotted names of secret-looking options, nested mappings included."""
+    found = []
+    for key, value in options.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            found.extend(secret_option_names(value, dotted + "."))
+        elif is_secret_option(str(key)):
+            found.append(dotted)
+    return found
+
+
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
@@ -81,7 +105,7 @@ def merge(shared: Mapping[str, Any], local: Mapping[str, Any]) -> Config:
             entry = remotes.setdefault(name, {"url": None, "options": {}})
             if spec.get("url"):
                 entry["url"] = spec["url"]
-            entry["options"].update(copy.deepcopy(spec.get("options") or {}))
+            _deep_update(entry["options"], spec.get("options") or {})
     default = local.get("default_remote") or shared.get("default_remote")
     link_value = (local.get("cache") or {}).get("link") or (shared.get("cache") or {}).get("link")
     link = tuple([link_value] if isinstance(link_value, str) else link_value or DEFAULT_LINK)
@@ -92,6 +116,15 @@ def merge(shared: Mapping[str, Any], local: Mapping[str, Any]) -> Config:
         default_remote=default,
         link=link,
     )
+
+
+def _deep_update(target: dict[str, Any], update: Mapping[str, Any]) -> None:
+    """Merge nested option mappings key by key (local credentials beside shared endpoints)."""
+    for key, value in update.items():
+        if isinstance(value, Mapping) and isinstance(target.get(key), dict):
+            _deep_update(target[key], value)
+        else:
+            target[key] = copy.deepcopy(value)
 
 
 def ordered(doc: Mapping[str, Any]) -> dict[str, Any]:

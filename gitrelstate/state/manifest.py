@@ -17,7 +17,7 @@ from gitrelstate.state import FORMAT_VERSION
 from gitrelstate.state.paths import check_relpath
 
 KIND = "manifest"
-_HEX = re.compile(r"^[0-9a-f]{64}$")
+_HEX = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
@@ -50,8 +50,9 @@ class Manifest:
             json.dumps([p, e.hex, e.size, e.executable], ensure_ascii=False, separators=(",", ":"))
             for p, e in sorted(self.entries.items())
         ]
-        head = f'{{"relstate":{FORMAT_VERSION},"kind":"{KIND}","algo":"blake3","entries":[\n'
-        return (head + ",\n".join(lines) + "\n]}\n").encode("utf-8")
+        head = f'{{"relstate":{FORMAT_VERSION},"kind":"{KIND}","algo":"blake3","entries":['
+        body = "\n" + ",\n".join(lines) + "\n" if lines else ""
+        return (head + body + "]}\n").encode("utf-8")
 
     @classmethod
     def from_bytes(cls, raw: bytes, source: str) -> Manifest:
@@ -62,7 +63,7 @@ class Manifest:
         if not isinstance(data, dict) or data.get("kind") != KIND:
             raise StateFileError(f"{source}: not a directory manifest")
         version = data.get("relstate")
-        if not isinstance(version, int) or version < 1:
+        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
             raise StateFileError(f"{source}: manifest has no valid 'relstate' version")
         if version > FORMAT_VERSION:
             raise StateFileError(
@@ -80,7 +81,7 @@ class Manifest:
                 not isinstance(item, list)
                 or len(item) != 4
                 or not isinstance(item[1], str)
-                or not _HEX.match(item[1])
+                or not _HEX.fullmatch(item[1])
                 or not isinstance(item[2], int)
                 or isinstance(item[2], bool)
                 or item[2] < 0

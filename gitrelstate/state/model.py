@@ -10,7 +10,7 @@ from gitrelstate.errors import StateFileError
 from gitrelstate.state import FORMAT_VERSION
 
 HASH_ALGO = "blake3"
-_HASH_RE = re.compile(r"^blake3:[0-9a-f]{64}$")
+_HASH_RE = re.compile(r"blake3:[0-9a-f]{64}")
 HEADER_KEYS = ("relstate", "kind")
 
 
@@ -67,7 +67,7 @@ def check_type(value: Any, key: str, types: type | tuple[type, ...], source: str
 
 def check_hash(value: object, source: str, key: str = "hash") -> str:
     """Validate an algorithm-prefixed content id (``blake3:<64 hex>``)."""
-    if not isinstance(value, str) or not _HASH_RE.match(value):
+    if not isinstance(value, str) or not _HASH_RE.fullmatch(value):
         raise StateFileError(
             f"{source}: '{key}' must look like 'blake3:<64 hex digits>', got {str(value)[:80]!r}"
         )

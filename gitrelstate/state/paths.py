@@ -11,7 +11,12 @@ import re
 from gitrelstate.errors import UnsafePathError
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
+# The common case, checked in one regex call: components of ordinary characters
+# (no control characters, backslash or NUL), none of them '.' or '..'.
+_PLAIN = re.compile(r"^(?![A-Za-z]:)(?:(?!\.\.?(?:/|$))[^/\x00-\x1f\x7f\\]{1,255}(?:/|$))+$")
 MAX_PATH_BYTES = 4096
+# Names gitrelstate gives its own temp files; never valid as data.
+RESERVED_PREFIX = ".relstate-tmp-"
 MAX_COMPONENT_BYTES = 255
 
 
@@ -20,11 +25,21 @@ def check_relpath(path: object, source: str, key: str = "path") -> str:
 
     Raises :class:`UnsafePathError` naming ``source`` and ``key`` otherwise.
     """
+    if (
+        isinstance(path, str)
+        and path.isascii()
+        and len(path) <= 1024
+        and _PLAIN.fullmatch(path)
+        and path[-1] != "/"
+        and ".git" not in path.lower()
+        and RESERVED_PREFIX not in path
+    ):
+        return path
     hint = "paths in state files are relative, '/'-separated and stay inside the repository"
     if not isinstance(path, str) or not path:
         raise UnsafePathError(f"{source}: '{key}' must be a non-empty string", hint=hint)
     shown = path.encode("unicode_escape").decode("ascii")[:200]
-    if "\x00" in path or any(ord(c) < 0x20 for c in path):
+    if any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in path):
         raise UnsafePathError(f"{source}: '{key}' contains control characters: {shown}", hint=hint)
     if "\\" in path:
         raise UnsafePathError(f"{source}: '{key}' contains a backslash: {shown}", hint=hint)
@@ -37,6 +52,8 @@ def check_relpath(path: object, source: str, key: str = "path") -> str:
     if len(encoded) > MAX_PATH_BYTES:
         raise UnsafePathError(f"{source}: '{key}' is longer than {MAX_PATH_BYTES} bytes", hint=hint)
     for part in path.split("/"):
+        if part.lower() == ".git" or part.startswith(RESERVED_PREFIX):
+            raise UnsafePathError(f"{source}: '{key}' uses a reserved name: {shown}", hint=hint)
         if part in ("", ".", ".."):
             raise UnsafePathError(
                 f"{source}: '{key}' is not a normalised path inside the repository: {shown}",

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from gitrelstate.errors import StateFileError
 from gitrelstate.state import FORMAT_VERSION, model
 from gitrelstate.state.paths import check_relpath
 
@@ -46,6 +47,11 @@ class DataPointer:
     def from_dict(cls, data: object, source: str) -> DataPointer:
         checked = model.check_header(data, source, KIND)
         path = check_relpath(model.require(checked, "path", str, source), source)
+        if "/" in path:
+            raise StateFileError(
+                f"{source}: 'path' must name a file or folder beside the pointer, got {path!r}",
+                hint="a pointer sits next to its data: data.relstate.yaml has 'path: data'",
+            )
         hash_ = model.check_hash(model.require(checked, "hash", str, source), source)
         size = model.check_size(model.require(checked, "size", int, source), source)
         nfiles = checked.get("nfiles")
