@@ -50,16 +50,28 @@ class ObjectStore:
 
     def add_bytes(self, hex_: str, data: bytes) -> None:
         """Store ``data`` (already known to hash to ``hex_``) unless present."""
-        if self.exists(hex_):
+        shard = hex_[:2]
+        final = f"{self.objects_dir}/{shard}/{hex_[2:]}"
+        if os.path.exists(final):
             return
-        tmp = self.tmp_path()
+        if shard not in self._shards_made:
+            os.makedirs(os.path.dirname(final), exist_ok=True)
+            self._shards_made.add(shard)
+        # The hot path of tracking many small files: plain string paths, the
+        # read-only mode given at creation (no chmod), one write, one rename.
+        tmp = f"{self.tmp_dir}/{fsutil.TMP_MARKER}{os.getpid()}-{secrets.token_hex(8)}"
         try:
-            with open(tmp, "xb") as f:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, OBJECT_MODE)
+        except FileNotFoundError:
+            self.tmp_dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, OBJECT_MODE)
+        try:
+            with os.fdopen(fd, "wb") as f:
                 f.write(data)
-            self.install(tmp, hex_)
+            os.replace(tmp, final)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
+                os.unlink(tmp)
             raise
 
     def read_bytes(self, hex_: str) -> bytes:
