@@ -381,7 +381,8 @@ class Context:
         pair = self.fresh_pair(ds, missing)
         for tool in missing:
             log(f"  setup: {tool.name} tracking {ds.name} (not timed) ...")
-            self.must(tool.track(ds.track_paths()), pair[tool.name], f"{tool.name} track")
+            res = self.must(tool.track(ds.track_paths()), pair[tool.name], f"{tool.name} track")
+            log(f"    {res.seconds:.2f} s, {res.max_rss_mb:.0f} MB")
             self.commit_tracked(ds, tool, pair[tool.name])
         os.sync()
         kept.update(pair)

@@ -30,7 +30,7 @@ def test_parallel_commands_on_one_repository(repo: Path, run: Runner) -> None:
         )
     )
     for p in procs:
-        out, err = p.communicate(timeout=120)
+        _, err = p.communicate(timeout=120)
         assert p.returncode == 0, err
     for name in ("a", "b", "c"):
         assert yamlio.read(repo / f"{name}.relstate.yaml")["nfiles"] == 300
