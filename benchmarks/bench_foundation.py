@@ -507,7 +507,7 @@ class Row:
                 }
                 for t in self.targets
             ],
-            "notes": self.notes,
+            "notes": [*self.notes, *noise_notes(self)],
         }
 
 
@@ -531,6 +531,19 @@ def fmt_s(m: Measure | None) -> str:
 def fmt_rss(m: Measure | None) -> str:
     rss = m.rss_mb if m else None
     return "-" if rss is None else f"{rss:.0f} MB"
+
+
+def noise_notes(row: Row) -> list[str]:
+    """Flag measurements whose samples spread by more than 1.5x (max/min)."""
+    notes = []
+    for who, m in (("gitrelstate", row.ours), ("dvc", row.dvc)):
+        if m is None or m.failed is not None or len(m.results) < 2:
+            continue
+        secs = [r.seconds for r in m.results]
+        if min(secs) > 0 and max(secs) / min(secs) > 1.5:
+            shown = ", ".join(f"{x:.2f}" for x in secs)
+            notes.append(f"noisy {who} samples (s): {shown}")
+    return notes
 
 
 def print_table(title: str, rows: Sequence[Row]) -> None:
@@ -588,7 +601,7 @@ def print_table(title: str, rows: Sequence[Row]) -> None:
                 print(f"   {who} failed (exit {m.failed.returncode}): {' '.join(m.failed.argv)}")
                 for ln in err.splitlines()[-8:]:
                     print(f"     | {ln}")
-        for note in row.notes:
+        for note in [*row.notes, *noise_notes(row)]:
             print(f"   note: {note}")
     sys.stdout.flush()
 
@@ -886,6 +899,14 @@ def mem_total_gib() -> float | None:
     return None
 
 
+def load_average() -> float | None:
+    """1-minute load average, or None where the platform has none."""
+    try:
+        return os.getloadavg()[0]
+    except OSError:
+        return None
+
+
 def git_version() -> str:
     try:
         return subprocess.run(["git", "--version"], capture_output=True, text=True).stdout.strip()
@@ -1043,6 +1064,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"  {missing}: not available, its side is skipped")
     if args.small:
         print("  --small: data scaled down 10x; targets are for the full size")
+    load = load_average()
+    meta["load_avg_start"] = load
+    if load is not None and load > 0.5:
+        print(
+            f"  warning: load average {load:.2f} before starting: other processes are "
+            "running, numbers will be noisy (use more repeats, or a quiet machine)"
+        )
     if kind in ("tmpfs", "ramfs"):
         print(f"  warning: workdir is on {kind}; numbers will not reflect a disk")
     sys.stdout.flush()
@@ -1100,6 +1128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not args.keep_data:
                 remove_tree(ctx.datadir)
 
+    meta["load_avg_end"] = load_average()
     if args.json:
         Path(args.json).write_text(json.dumps({"meta": meta, "results": results}, indent=2) + "\n")
         print(f"\nresults written to {args.json}")

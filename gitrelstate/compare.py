@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gitrelstate import hashing, ingest, pointers
+from gitrelstate import hashing, pointers
 from gitrelstate.errors import RelstateError
 from gitrelstate.pointers import Tracked
 from gitrelstate.repo import Repo
@@ -107,6 +107,8 @@ def compare(repo: Repo, tracked: Tracked, *, hash_changed: bool = False) -> Comp
     if to_hash:
         base = where
         items = [(os.path.join(base, k) if k else base, present[k]) for k in to_hash]
+        from gitrelstate import ingest
+
         hexes = ingest.hash_files(items, repo.statcache)
         cmp.current_hex = dict(zip(to_hash, hexes, strict=True))
     for key in to_hash:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +22,7 @@ STALE_TMP_SECONDS = 3600.0
 
 def tmp_name(final: Path) -> Path:
     """A unique sibling temp path for ``final`` (same folder, so rename is atomic)."""
-    return final.with_name(f"{TMP_MARKER}{os.getpid()}-{secrets.token_hex(4)}-{final.name}"[:250])
+    return final.with_name(f"{TMP_MARKER}{os.getpid()}-{os.urandom(4).hex()}-{final.name}"[:250])
 
 
 def is_tmp_name(name: str) -> bool:

@@ -58,6 +58,23 @@ def _try_reflink(src: Path, tmp: Path) -> bool:
     return True
 
 
+def _materialize_packed(
+    store: ObjectStore, hex_: str, target: Path, *, executable: bool, display: str
+) -> os.stat_result:
+    """Small packed objects: read, verify, write a temp file, rename."""
+    try:
+        data = store.read_bytes(hex_)
+    except (KeyError, FileNotFoundError):
+        raise IntegrityError(
+            f"cache object {hex_[:16]}… (for {display}) is missing",
+            hint="run 'git relstate fetch' first",
+        ) from None
+    if hashing.hash_bytes(data) != hex_:
+        raise _corrupt(store, hex_, display)
+    fsutil.write_atomic(target, data, mode=0o755 if executable else 0o644)
+    return os.stat(target)
+
+
 def materialize(
     store: ObjectStore,
     hex_: str,
@@ -69,6 +86,8 @@ def materialize(
 ) -> os.stat_result:
     """Make ``target`` hold object ``hex_``; return the new file's stat."""
     src = store.path(hex_)
+    if not store.is_loose(hex_):
+        return _materialize_packed(store, hex_, target, executable=executable, display=display)
     if executable:
         # Hard/soft links share the read-only object's mode bits; an executable
         # file needs its own inode.

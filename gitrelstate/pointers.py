@@ -11,7 +11,7 @@ from gitrelstate.errors import RelstateError, UnsafePathError
 from gitrelstate.repo import Repo
 from gitrelstate.state import yamlio
 from gitrelstate.state.manifest import Manifest
-from gitrelstate.state.pointer import SUFFIX, DataPointer
+from gitrelstate.state.pointer import SUFFIX, DataPointer, parse_canonical
 from gitrelstate.worktree import inside
 
 
@@ -31,10 +31,22 @@ def pointer_rel_for(data_rel: str) -> str:
     return data_rel + SUFFIX
 
 
+def _read_pointer(path: Path, label: str) -> object:
+    try:
+        raw = path.read_bytes()
+        if len(raw) < 4096:
+            fast = parse_canonical(raw.decode("utf-8"))
+            if fast is not None:
+                return fast
+    except (OSError, UnicodeDecodeError):
+        pass  # the full reader reports these properly
+    return yamlio.read(path, label)
+
+
 def load(repo: Repo, pointer_rel: str) -> Tracked:
     """Load and validate the pointer at ``pointer_rel`` (repo-relative)."""
     pointer = DataPointer.from_dict(
-        yamlio.read(repo.abspath(pointer_rel), pointer_rel), pointer_rel
+        _read_pointer(repo.abspath(pointer_rel), pointer_rel), pointer_rel
     )
     folder, _, name = pointer_rel.rpartition("/")
     if name[: -len(SUFFIX)] != pointer.path:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import secrets
 import shutil
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -53,6 +52,7 @@ def is_local(url: str) -> bool:
 class Backend(Protocol):
     def existing(self, hexes: Iterable[str]) -> set[str]: ...
     def put(self, local: Path, hex_: str) -> None: ...
+    def put_bytes(self, data: bytes, hex_: str) -> None: ...
     def get(self, hex_: str, local: Path) -> None: ...
     def delete(self, hex_: str) -> None: ...
 
@@ -81,7 +81,7 @@ class LocalBackend:
     def put(self, local: Path, hex_: str) -> None:
         final = self.root / _rel(hex_)
         final.parent.mkdir(parents=True, exist_ok=True)
-        tmp = final.with_name(f"{fsutil.TMP_MARKER}{os.getpid()}-{secrets.token_hex(6)}")
+        tmp = final.with_name(f"{fsutil.TMP_MARKER}{os.getpid()}-{os.urandom(6).hex()}")
         try:
             shutil.copyfile(local, tmp)
             os.chmod(tmp, 0o444)
@@ -89,6 +89,11 @@ class LocalBackend:
         finally:
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
+
+    def put_bytes(self, data: bytes, hex_: str) -> None:
+        final = self.root / _rel(hex_)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        fsutil.write_atomic(final, data, mode=0o444)
 
     def get(self, hex_: str, local: Path) -> None:
         shutil.copyfile(self.root / _rel(hex_), local)
@@ -125,6 +130,9 @@ class FsspecBackend:
 
     def put(self, local: Path, hex_: str) -> None:
         self.fs.put_file(str(local), self._path(hex_))
+
+    def put_bytes(self, data: bytes, hex_: str) -> None:
+        self.fs.pipe_file(self._path(hex_), data)
 
     def get(self, hex_: str, local: Path) -> None:
         self.fs.get_file(self._path(hex_), str(local))

@@ -127,3 +127,4 @@ class Repo:
     def close(self) -> None:
         if "statcache" in self.__dict__:
             self.statcache.close()
+        self.cache.close()

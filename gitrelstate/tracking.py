@@ -41,7 +41,8 @@ def snapshot(
         names = sorted(files)
         base = str(path)
         items = [(os.path.join(base, name), files[name]) for name in names]
-        with ui.progress(len(items), label) as progress:
+        # Small new files go into one pack (published before the manifest below).
+        with repo.cache.packing(), ui.progress(len(items), label) as progress:
             hexes = ingest.hash_files(items, repo.statcache, target_store, progress=progress)
         manifest = Manifest(
             {

@@ -137,7 +137,11 @@ def push(repo: Repo, remote: Remote, tracked: Sequence[Tracked], jobs: int) -> t
         )
 
     def upload(hex_: str) -> None:
-        _retrying(lambda: remote.backend.put(repo.cache.path(hex_), hex_))
+        if repo.cache.is_loose(hex_):
+            _retrying(lambda: remote.backend.put(repo.cache.path(hex_), hex_))
+        else:
+            data = repo.cache.read_bytes(hex_)
+            _retrying(lambda: remote.backend.put_bytes(data, hex_))
 
     files = sorted(refs.files - present)
     manifests = sorted(refs.manifests - present)

@@ -6,8 +6,8 @@ import os
 import stat as stat_mod
 from pathlib import Path
 
-from gitrelstate import fsutil
 from gitrelstate.errors import RelstateError, UnsafePathError
+from gitrelstate.fsutil import TMP_MARKER
 
 SKIP_DIRS = frozenset({".git"})
 
@@ -36,6 +36,31 @@ def check_name(path: str) -> None:
             f"file name contains a backslash or control character: {shown}",
             hint="rename the file; such names are not portable and are refused",
         )
+
+
+def _follow_link(
+    entry: os.DirEntry[str], shown: str, root_real: str, cache_real: str | None
+) -> os.stat_result:
+    target = os.path.realpath(entry.path)
+    if not inside(target, root_real) and not (
+        cache_real is not None and inside(target, cache_real)
+    ):
+        raise UnsafePathError(
+            f"symlink leaves the repository: {shown} -> {os.readlink(entry.path)}",
+            hint="replace the link with the data it points to, or remove it",
+        )
+    try:
+        st = os.stat(entry.path)
+    except OSError:
+        raise RelstateError(
+            f"broken symlink: {shown}", hint="remove it or fix its target"
+        ) from None
+    if stat_mod.S_ISDIR(st.st_mode):
+        raise UnsafePathError(
+            f"symlink to a folder inside tracked data: {shown}",
+            hint="track the folder it points to instead",
+        )
+    return st
 
 
 def walk_files(
@@ -68,47 +93,25 @@ def walk_files(
             raise RelstateError(f"cannot read folder {folder}: {exc.strerror}") from None
         for entry in entries:
             name = entry.name
-            if fsutil.is_tmp_name(name):
+            if name.startswith(TMP_MARKER):
                 if leftovers is not None:
                     leftovers.append(Path(entry.path))
                 continue
-            rel = prefix + name
-            if name.isascii() and name.isprintable() and "\\" not in name:
-                pass  # the common case, checked cheaply
-            else:
-                check_name(display + rel)
-            if entry.is_symlink():
-                target = os.path.realpath(entry.path)
-                if not inside(target, root_real) and not (
-                    cache_real is not None and inside(target, cache_real)
-                ):
-                    raise UnsafePathError(
-                        f"symlink leaves the repository: {display}{rel} -> "
-                        f"{os.readlink(entry.path)}",
-                        hint="replace the link with the data it points to, or remove it",
-                    )
-                try:
-                    st = os.stat(entry.path)
-                except OSError:
-                    raise RelstateError(
-                        f"broken symlink: {display}{rel}", hint="remove it or fix its target"
-                    ) from None
-                if stat_mod.S_ISDIR(st.st_mode):
-                    raise UnsafePathError(
-                        f"symlink to a folder inside tracked data: {display}{rel}",
-                        hint="track the folder it points to instead",
-                    )
-                found[rel] = st
-                continue
-            if entry.is_dir(follow_symlinks=False):
-                if name in SKIP_DIRS:
-                    continue
-                stack.append((entry.path, rel + "/"))
-            elif entry.is_file(follow_symlinks=False):
-                found[rel] = entry.stat(follow_symlinks=False)
+            # Cheap checks for the common name; the full rules only when needed.
+            if not (name.isascii() and name.isprintable()) or "\\" in name:
+                check_name(display + prefix + name)
+            if entry.is_file(follow_symlinks=False):  # the common case first
+                found[prefix + name] = entry.stat(follow_symlinks=False)
+            elif entry.is_dir(follow_symlinks=False):
+                if name not in SKIP_DIRS:
+                    stack.append((entry.path, prefix + name + "/"))
+            elif entry.is_symlink():
+                found[prefix + name] = _follow_link(
+                    entry, display + prefix + name, root_real, cache_real
+                )
             else:
                 raise RelstateError(
-                    f"not a regular file: {display}{rel}",
+                    f"not a regular file: {display}{prefix}{name}",
                     hint="sockets, pipes and devices cannot be tracked; move them out",
                 )
     return found

@@ -3,7 +3,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from conftest import Runner, cache_objects, read_tree, write_tree
+from conftest import Runner, cache_objects, damage_object, read_tree, write_tree
 
 
 def test_checkout_restores_deleted_and_modified_files(repo: Path, run: Runner) -> None:
@@ -62,10 +62,7 @@ def test_corrupt_cache_object_is_detected_and_not_copied(repo: Path, run: Runner
 def test_missing_objects_are_reported_before_anything_changes(repo: Path, run: Runner) -> None:
     write_tree(repo / "data", {"a.txt": "a", "b.txt": "b"})
     run(repo, "track", "data")
-    for obj in cache_objects(repo):
-        if obj.read_bytes() == b"b":
-            os.chmod(obj.parent, 0o755)
-            obj.unlink()
+    damage_object(repo, b"b", None)
     os.unlink(repo / "data" / "a.txt")
     os.unlink(repo / "data" / "b.txt")
     result = run(repo, "checkout", expect=1)
@@ -124,3 +121,14 @@ def test_touch_without_content_change_is_clean(repo: Path, run: Runner) -> None:
     run(repo, "track", "data")
     os.utime(repo / "data" / "a.txt", (1, 1))
     assert run(repo, "status", "--exit-code").code == 0
+
+
+def test_corrupt_packed_object_is_detected(repo: Path, run: Runner) -> None:
+    write_tree(repo / "data", {"a.txt": "aaaa", "b.txt": "bbbb"})
+    run(repo, "track", "data")
+    damage_object(repo, b"aaaa", b"AAAA")
+    os.unlink(repo / "data" / "a.txt")
+    result = run(repo, "checkout", expect=1)
+    assert "corrupt" in result.err and "data/a.txt" in result.err
+    assert not (repo / "data" / "a.txt").exists()
+    assert (repo / "data" / "b.txt").read_text() == "bbbb"

@@ -100,7 +100,8 @@ def test_hand_written_secret_in_committed_config_warns(repo: Path, run: Runner) 
 
 
 def test_hardlink_checkout_never_exposes_cache_objects_to_writes(repo: Path, run: Runner) -> None:
-    write_tree(repo / "data", {"tool.sh": "#!/bin/sh\n", "plain.txt": "p"})
+    # Larger than a pack takes: small objects are packed and always copied.
+    write_tree(repo / "data", {"tool.sh": "#!/bin/sh\n", "plain.txt": "p" * 100_000})
     os.chmod(repo / "data" / "tool.sh", 0o755)
     (repo / ".relstate" / "config.yaml").write_text(
         "relstate: 1\nkind: config\ncache:\n  link: [hardlink, copy]\n"

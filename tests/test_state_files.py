@@ -147,3 +147,36 @@ def test_manifest_from_newer_version_is_refused() -> None:
     raw = b'{"relstate":9,"kind":"manifest","algo":"blake3","entries":[]}'
     with pytest.raises(StateFileError, match="newer"):
         Manifest.from_bytes(raw, "m")
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["data", "model.bin", "a_b-c.d", "x1", "v2.0.tar", "README", "_x"],
+)
+@pytest.mark.parametrize("nfiles", [None, 0, 12])
+def test_fast_pointer_parser_agrees_with_yaml(name: str, nfiles: int | None) -> None:
+    from gitrelstate.state.pointer import parse_canonical
+
+    text = yamlio.dumps(DataPointer(name, f"blake3:{HEX}", 5, nfiles, nfiles is None).to_dict())
+    fast = parse_canonical(text)
+    assert fast is not None and fast == yamlio.loads(text, "x")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "relstate: 1\nkind: data\npath: true\nhash: blake3:" + HEX + "\nsize: 1\n",
+        "relstate: 1\nkind: data\npath: 1e5\nhash: blake3:" + HEX + "\nsize: 1\n",
+        "relstate: 1\nkind: data\npath: 0x10\nhash: blake3:" + HEX + "\nsize: 1\n",
+        "relstate: 1\nkind: data\npath: .inf\nhash: blake3:" + HEX + "\nsize: 1\n",
+        "relstate: 1\nkind: data\npath: a\npath: b\nhash: blake3:" + HEX + "\nsize: 1\n",
+        "relstate: 1\nkind: data\npath: 'a'\nhash: blake3:" + HEX + "\nsize: 1\n",
+        "relstate: 1\nkind: data\npath: a\nhash: blake3:" + HEX + "\nsize: 012\n",
+        "relstate: 1\nkind: data\npath: a\nhash: blake3:" + HEX + "\nsize: 1\nowner: me\n",
+        "relstate: 1\nkind: data\npath: a\nhash: blake3:" + HEX + "\nsize: 1",
+    ],
+)
+def test_fast_pointer_parser_defers_anything_unusual(text: str) -> None:
+    from gitrelstate.state.pointer import parse_canonical
+
+    assert parse_canonical(text) is None

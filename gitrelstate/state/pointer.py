@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,6 +14,46 @@ from gitrelstate.state.paths import check_relpath
 KIND = "data"
 SUFFIX = ".relstate.yaml"
 KEYS = ("relstate", "kind", "path", "hash", "size", "nfiles", "exec")
+
+
+# A pointer exactly as gitrelstate writes it, with values whose YAML meaning is
+# unambiguous, is parsed without the YAML library (it dominates the start-up of
+# 'status'); anything else goes through the full, defensive YAML reader.
+_CANONICAL_LINE = re.compile(
+    r"(relstate): ([1-9][0-9]{0,8})"
+    r"|(kind): (data)"
+    r"|(path): ([A-Za-z0-9_][A-Za-z0-9_.-]*)"
+    r"|(hash): (blake3:[0-9a-f]{64})"
+    r"|(size|nfiles): (0|[1-9][0-9]{0,18})"
+    r"|(exec): (true)"
+)
+_YAML_WORDS = frozenset({"true", "false", "null", "yes", "no", "on", "off", "y", "n"})
+
+
+def parse_canonical(text: str) -> dict[str, Any] | None:
+    """The pointer's mapping if ``text`` is in simple canonical form, else None."""
+    data: dict[str, Any] = {}
+    for line in text.split("\n"):
+        if not line:
+            continue
+        match = _CANONICAL_LINE.fullmatch(line)
+        if match is None:
+            return None
+        key, value = (g for g in match.groups() if g is not None)
+        if key in data:
+            return None
+        if key == "path":
+            # Numbers, dates and YAML words resolve to non-strings: leave them to YAML.
+            if value[0] in "0123456789" or value.lower() in _YAML_WORDS:
+                return None
+            data[key] = value
+        elif key in ("relstate", "size", "nfiles"):
+            data[key] = int(value)
+        elif key == "exec":
+            data[key] = True
+        else:
+            data[key] = value
+    return data if text.endswith("\n") else None
 
 
 @dataclass(frozen=True)
