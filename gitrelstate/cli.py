@@ -168,6 +168,28 @@ def pull(paths: tuple[str, ...], remote_name: str | None, jobs: int | None, forc
 
 
 @cli.command()
+@click.option("-r", "--remote", "remote_name", help="Check this remote instead of the cache.")
+@click.option("--all-refs", is_flag=True, help="Every branch and tag, not just HEAD.")
+@click.option("-j", "--jobs", type=click.IntRange(1, 256), help="Parallel checks.")
+def verify(remote_name: str | None, all_refs: bool, jobs: int | None) -> int:
+    """Check that every referenced object exists and re-hashes correctly."""
+    from gitrelstate.commands.verify import verify as run
+
+    return run(_cwd(), remote_name=remote_name, all_refs=all_refs, jobs=jobs)
+
+
+@cli.command()
+@click.option("-n", "--dry-run", is_flag=True, help="Only say what would be removed.")
+@click.option("-r", "--remote", "remote_name", help="Collect garbage on this remote instead.")
+@click.option("-f", "--force", is_flag=True, help="Required with --remote.")
+def gc(dry_run: bool, remote_name: str | None, force: bool) -> int:
+    """Remove objects no branch, tag or work-tree pointer references."""
+    from gitrelstate.commands.gc import gc as run
+
+    return run(_cwd(), dry_run=dry_run, remote_name=remote_name, force=force)
+
+
+@cli.command()
 @click.option("--keep", type=click.Path(file_okay=False), help="Build the demo here and keep it.")
 def demo(keep: str | None) -> int:
     """Build a small example repository and walk through the main workflow."""

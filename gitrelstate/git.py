@@ -90,3 +90,50 @@ def is_tracked(cwd: Path, relpath: str) -> bool:
 def head_commit(cwd: Path) -> str | None:
     out = run(cwd, ["rev-parse", "--verify", "-q", "HEAD"], check=False).strip()
     return out or None
+
+
+def blobs_matching(cwd: Path, revs: Sequence[str], suffix: str) -> dict[str, str]:
+    """Blob id -> path of every file ending in ``suffix`` reachable from ``revs``.
+
+    ``revs`` may be ``["--all"]``. One ``rev-list --objects`` walk, however long
+    the history: a blob that did not change between commits is listed once.
+    """
+    if not revs:
+        return {}
+    out = run(cwd, ["rev-list", "--objects", *revs, "--"], check=False)
+    found: dict[str, str] = {}
+    for line in out.splitlines():
+        sha, _, path = line.partition(" ")
+        if path.endswith(suffix):
+            found.setdefault(sha, path)
+    return found
+
+
+def read_blobs(cwd: Path, shas: Sequence[str]) -> dict[str, bytes]:
+    """Contents of blobs by id, read in one ``git cat-file --batch`` process."""
+    if not shas:
+        return {}
+    proc = subprocess.run(
+        [_git_exe(), "cat-file", "--batch"],
+        cwd=cwd,
+        input="".join(f"{s}\n" for s in shas).encode(),
+        capture_output=True,
+        check=False,
+    )
+    data = proc.stdout
+    blobs: dict[str, bytes] = {}
+    pos = 0
+    for _ in shas:
+        end = data.index(b"\n", pos)
+        header = data[pos:end].decode().split()
+        pos = end + 1
+        if len(header) < 3 or header[1] != "blob":
+            continue
+        size = int(header[2])
+        blobs[header[0]] = data[pos : pos + size]
+        pos += size + 1
+    return blobs
+
+
+def has_commits(cwd: Path) -> bool:
+    return head_commit(cwd) is not None

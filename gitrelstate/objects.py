@@ -47,7 +47,11 @@ class ObjectStore:
     def packs(self) -> list[PackIndex]:
         if self._packs is None:
             try:
-                names = sorted(n for n in os.listdir(self.packs_dir) if n.endswith(".idx"))
+                names = sorted(
+                    n
+                    for n in os.listdir(self.packs_dir)
+                    if n.startswith("pack-") and n.endswith(".idx")  # not temp files
+                )
             except FileNotFoundError:
                 names = []
             self._packs = [PackIndex(self.packs_dir / n) for n in names]
@@ -171,6 +175,9 @@ class ObjectStore:
         for pack in self.packs:
             for digest in pack.entries:
                 yield digest.hex()
+        yield from self.iter_loose()
+
+    def iter_loose(self) -> Iterator[str]:
         if not self.objects_dir.is_dir():
             return
         for shard in os.scandir(self.objects_dir):
@@ -193,6 +200,11 @@ class ObjectStore:
                     os.unlink(entry.path)
                     removed += 1
         return removed
+
+    def forget_packs(self) -> None:
+        """Re-read the pack list on next use (after packs were added or removed)."""
+        self.close()
+        self._packs = None
 
     def close(self) -> None:
         for pack in self._packs or []:

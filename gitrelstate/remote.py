@@ -13,7 +13,7 @@ import re
 import shutil
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
 
 from gitrelstate import fsutil
 from gitrelstate.errors import RemoteError
@@ -54,11 +54,26 @@ class Backend(Protocol):
     def put(self, local: Path, hex_: str) -> None: ...
     def put_bytes(self, data: bytes, hex_: str) -> None: ...
     def get(self, hex_: str, local: Path) -> None: ...
+    def open(self, hex_: str) -> BinaryIO: ...
+    def list_all(self) -> set[str]: ...
     def delete(self, hex_: str) -> None: ...
 
 
 def _rel(hex_: str) -> str:
     return f"{ALGO}/{hex_[:2]}/{hex_[2:]}"
+
+
+_HEX_TAIL = re.compile(r"([0-9a-f]{2})/([0-9a-f]{62})$")
+
+
+def hexes_from_keys(keys: Iterable[str]) -> set[str]:
+    """Object ids from listed keys ``.../ab/cdef...`` (temp files and strays skipped)."""
+    found = set()
+    for key in keys:
+        match = _HEX_TAIL.search(str(key).rstrip("/"))
+        if match:
+            found.add(match.group(1) + match.group(2))
+    return found
 
 
 class LocalBackend:
@@ -71,12 +86,12 @@ class LocalBackend:
         wanted = set(hexes)
         if len(wanted) < LIST_THRESHOLD:
             return {h for h in wanted if (self.root / _rel(h)).exists()}
-        found: set[str] = set()
         base = self.root / ALGO
+        keys: list[str] = []
         for shard in {h[:2] for h in wanted}:
             with contextlib.suppress(FileNotFoundError):
-                found.update(shard + name for name in os.listdir(base / shard))
-        return wanted & found
+                keys.extend(f"{shard}/{name}" for name in os.listdir(base / shard))
+        return wanted & hexes_from_keys(keys)
 
     def put(self, local: Path, hex_: str) -> None:
         final = self.root / _rel(hex_)
@@ -98,6 +113,18 @@ class LocalBackend:
     def get(self, hex_: str, local: Path) -> None:
         shutil.copyfile(self.root / _rel(hex_), local)
 
+    def open(self, hex_: str) -> BinaryIO:
+        return open(self.root / _rel(hex_), "rb")
+
+    def list_all(self) -> set[str]:
+        keys: list[str] = []
+        base = self.root / ALGO
+        with contextlib.suppress(FileNotFoundError):
+            for shard in os.listdir(base):
+                with contextlib.suppress(NotADirectoryError):
+                    keys.extend(f"{shard}/{name}" for name in os.listdir(base / shard))
+        return hexes_from_keys(keys)
+
     def delete(self, hex_: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             (self.root / _rel(hex_)).unlink()
@@ -117,16 +144,7 @@ class FsspecBackend:
         wanted = set(hexes)
         if len(wanted) < LIST_THRESHOLD:
             return {h for h in wanted if self.fs.exists(self._path(h))}
-        try:
-            listed = self.fs.find(f"{self.root}/{ALGO}")
-        except FileNotFoundError:
-            return set()
-        found = set()
-        for key in listed:
-            parts = str(key).rstrip("/").rsplit("/", 2)
-            if len(parts) == 3:
-                found.add(parts[1] + parts[2])
-        return wanted & found
+        return wanted & self.list_all()
 
     def put(self, local: Path, hex_: str) -> None:
         self.fs.put_file(str(local), self._path(hex_))
@@ -136,6 +154,15 @@ class FsspecBackend:
 
     def get(self, hex_: str, local: Path) -> None:
         self.fs.get_file(self._path(hex_), str(local))
+
+    def open(self, hex_: str) -> BinaryIO:
+        return self.fs.open(self._path(hex_), "rb")  # type: ignore[no-any-return]
+
+    def list_all(self) -> set[str]:
+        try:
+            return hexes_from_keys(self.fs.find(f"{self.root}/{ALGO}"))
+        except FileNotFoundError:
+            return set()
 
     def delete(self, hex_: str) -> None:
         with contextlib.suppress(FileNotFoundError):

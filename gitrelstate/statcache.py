@@ -41,19 +41,30 @@ class StatCache:
     def _conn(self) -> sqlite3.Connection:
         if self._db is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            db.execute(
-                "CREATE TABLE IF NOT EXISTS stat (dev INTEGER, ino INTEGER, size INTEGER,"
-                " mtime_ns INTEGER, ctime_ns INTEGER, hash TEXT, PRIMARY KEY (dev, ino))"
-                " WITHOUT ROWID"
-            )
-            db.execute(
-                "CREATE TABLE IF NOT EXISTS tree (path TEXT PRIMARY KEY, hash TEXT, digest TEXT)"
-            )
-            self._db = db
+            try:
+                self._db = self._open()
+            except sqlite3.DatabaseError:
+                # Only a cache: a damaged file is set aside and rebuilt by rehashing.
+                self.path.replace(self.path.with_name(self.path.name + ".damaged"))
+                for suffix in ("-wal", "-shm"):
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(str(self.path) + suffix)
+                self._db = self._open()
         return self._db
+
+    def _open(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS stat (dev INTEGER, ino INTEGER, size INTEGER,"
+            " mtime_ns INTEGER, ctime_ns INTEGER, hash TEXT, PRIMARY KEY (dev, ino))"
+            " WITHOUT ROWID"
+        )
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS tree (path TEXT PRIMARY KEY, hash TEXT, digest TEXT)"
+        )
+        return db
 
     def preload(self, expected: int) -> None:
         """Load every entry at once when many lookups are coming (one query, not N)."""

@@ -22,7 +22,6 @@ from gitrelstate.repo import Repo
 from gitrelstate.state.manifest import Manifest
 
 RETRIES = 3
-LIST_AT_MOST = 10
 
 
 @dataclass
@@ -98,16 +97,11 @@ def _raise_failures(remote: Remote, action: str, failures: list[tuple[str, BaseE
     if len(failures) == 1 and isinstance(failures[0][1], RelstateError):
         raise failures[0][1]
     lines = [
-        f"  {h[:16]}…: {str(e).splitlines()[0] if str(e) else type(e).__name__}"
-        for h, e in failures[:LIST_AT_MOST]
+        f"{h[:16]}…: {str(e).splitlines()[0] if str(e) else type(e).__name__}" for h, e in failures
     ]
-    more = (
-        f"\n  ... and {len(failures) - LIST_AT_MOST} more" if len(failures) > LIST_AT_MOST else ""
-    )
     raise RemoteError(
         f"{len(failures)} object(s) failed to {action} remote {remote.shown}:\n"
-        + "\n".join(lines)
-        + more,
+        + ui.bullets(lines, 10),
         hint="run the command again; objects already transferred are not sent twice",
     )
 
@@ -118,7 +112,7 @@ def push(repo: Repo, remote: Remote, tracked: Sequence[Tracked], jobs: int) -> t
     if refs.unknown_manifests:
         raise RelstateError(
             "cannot push: the directory listing of these pointers is not in the cache:\n"
-            + "\n".join(f"  {p}" for p in refs.unknown_manifests[:LIST_AT_MOST]),
+            + ui.bullets(refs.unknown_manifests, 10),
             hint="run 'git relstate fetch' or re-track the data first",
         )
     wanted = refs.files | refs.manifests
@@ -132,7 +126,7 @@ def push(repo: Repo, remote: Remote, tracked: Sequence[Tracked], jobs: int) -> t
     if missing_local:
         raise RelstateError(
             f"{len(missing_local)} object(s) to push are not in the local cache:\n"
-            + "\n".join(f"  {h[:16]}…" for h in missing_local[:LIST_AT_MOST]),
+            + ui.bullets([f"{h[:16]}…" for h in missing_local], 10),
             hint="fetch them from another remote, or re-track the data they belong to",
         )
 

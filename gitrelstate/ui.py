@@ -67,3 +67,11 @@ def human_size(n: float) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
     return f"{n:.1f} TiB"
+
+
+def bullets(items: list[str], at_most: int = 20) -> str:
+    """An indented list for error messages, cut after ``at_most`` lines."""
+    shown = "\n".join(f"  {item}" for item in items[:at_most])
+    if len(items) > at_most:
+        shown += f"\n  ... and {len(items) - at_most} more"
+    return shown

@@ -164,3 +164,14 @@ def test_cache_is_shared_by_worktrees(repo: Path, tmp_path: Path, run: Runner) -
     git(repo, "worktree", "add", "-q", str(wt))
     run(wt, "checkout")
     assert (wt / "f.bin").read_bytes() == b"shared"
+
+
+def test_damaged_stat_cache_is_rebuilt(repo: Path, run: Runner) -> None:
+    write_tree(repo / "data", {"a.txt": "a"})
+    run(repo, "track", "data")
+    db = repo / ".git" / "relstate" / "statcache.sqlite"
+    for suffix in ("-wal", "-shm"):
+        Path(str(db) + suffix).unlink(missing_ok=True)
+    db.write_bytes(b"this is not a database" * 100)
+    assert run(repo, "status", "--exit-code").code == 0
+    assert (db.parent / "statcache.sqlite.damaged").exists()

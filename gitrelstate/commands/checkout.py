@@ -19,8 +19,6 @@ from gitrelstate.repo import Repo
 from gitrelstate.selection import select_tracked
 from gitrelstate.worktree import inside
 
-LIST_AT_MOST = 20
-
 
 @dataclass
 class Plan:
@@ -89,25 +87,19 @@ def checkout(cwd: Path, paths: Sequence[str], *, force: bool) -> int:
     return 0
 
 
-def _listing(items: Sequence[str]) -> str:
-    shown = "\n".join(f"  {p}" for p in items[:LIST_AT_MOST])
-    more = f"\n  ... and {len(items) - LIST_AT_MOST} more" if len(items) > LIST_AT_MOST else ""
-    return shown + more
-
-
 def _refuse_unsafe(plans: Sequence[Plan], force: bool) -> None:
     missing = [m for p in plans for m in p.missing]
     if missing:
         raise RelstateError(
             f"{len(missing)} object(s) needed for checkout are not in the cache:\n"
-            + _listing(missing),
+            + ui.bullets(missing),
             hint="fetch them first: git relstate fetch (or git relstate pull)",
         )
     conflicts = [c for p in plans for c in p.conflicts]
     if conflicts and not force:
         raise CheckoutConflict(
             f"checkout would discard {len(conflicts)} local change(s) that are not saved "
-            f"in the cache:\n{_listing(conflicts)}",
+            f"in the cache:\n{ui.bullets(conflicts)}",
             hint="save them with 'git relstate track PATH', or discard them with --force",
         )
 
@@ -184,7 +176,7 @@ def _apply(repo: Repo, plan: Plan) -> tuple[int, int]:
             raise errors[0]
         raise IntegrityError(
             f"{len(errors)} file(s) could not be checked out:\n"
-            + _listing([e.message for e in errors]),
+            + ui.bullets([e.message for e in errors]),
             hint=errors[0].hint,
         )
     return len(plan.writes), len(plan.removals)

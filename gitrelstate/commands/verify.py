@@ -1,0 +1,144 @@
+"""``git relstate verify``: every referenced object exists and re-hashes to its name."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import BinaryIO
+
+from gitrelstate import hashing, history, ui
+from gitrelstate.errors import RelstateError
+from gitrelstate.repo import Repo
+
+
+def _hash_stream(f: BinaryIO) -> str:
+    return hashing.hash_stream(f)[0]
+
+
+def verify(cwd: Path, *, remote_name: str | None, all_refs: bool, jobs: int | None) -> int:
+    repo = Repo.discover(cwd)
+    repo.require_initialised()
+    try:
+        with repo.locked(shared=True):
+            recorded = history.recorded_pointers(
+                repo, ["--all"] if all_refs else ["HEAD"], work_tree=True
+            )
+            if remote_name is None:
+                problems, count = _verify_local(repo, recorded)
+                where = "the cache"
+            else:
+                problems, count = _verify_remote(repo, recorded, remote_name, jobs)
+                where = f"remote '{remote_name}'"
+    finally:
+        repo.close()
+    if problems:
+        raise RelstateError(
+            f"{len(problems)} problem(s) in {where}:\n{ui.bullets(problems)}",
+            hint="restore missing objects with 'git relstate fetch' (or push them from a "
+            "clone that has them); corrupt objects in the cache have been removed",
+        )
+    scope = "all refs" if all_refs else "HEAD and the work tree"
+    ui.echo(f"verified {count} object(s) in {where} for {scope}: all present and intact")
+    return 0
+
+
+def _names(repo: Repo, recorded: list[history.Recorded]) -> dict[str, str]:
+    """hex -> a human name (pointer, or pointer:file) for messages."""
+    names: dict[str, str] = {}
+    for rec in recorded:
+        names.setdefault(hashing.hex_of(rec.pointer.hash), rec.where)
+    return names
+
+
+def _check_all(hexes: list[str], check: Callable[[str], str | None], jobs: int) -> list[str]:
+    problems: list[str] = []
+    with ui.progress(len(hexes), "verify", unit="obj") as advance:
+
+        def one(hex_: str) -> None:
+            problem = check(hex_)
+            if problem:
+                problems.append(problem)
+            advance(1)
+
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            list(pool.map(one, hexes))
+    return sorted(problems)
+
+
+def _verify_local(repo: Repo, recorded: list[history.Recorded]) -> tuple[list[str], int]:
+    needed = history.needed_objects(repo, recorded)
+    names = _names(repo, recorded)
+    problems = [
+        f"missing directory listing {hashing.hex_of(r.pointer.hash)[:16]}… ({r.where})"
+        for r in needed.unknown_listings
+    ]
+
+    def check(hex_: str) -> str | None:
+        label = f"{hex_[:16]}…" + (f" ({names[hex_]})" if hex_ in names else "")
+        if not repo.cache.exists(hex_):
+            return f"missing: {label}"
+        try:
+            if repo.cache.is_loose(hex_):
+                actual = hashing.hash_file(repo.cache.path(hex_))[0]
+            else:
+                actual = hashing.hash_bytes(repo.cache.read_bytes(hex_))
+        except (OSError, KeyError):
+            return f"unreadable: {label}"
+        if actual != hex_:
+            repo.cache.remove(hex_)
+            return f"corrupt (removed from the cache): {label}"
+        return None
+
+    unknown = {hashing.hex_of(r.pointer.hash) for r in needed.unknown_listings}
+    todo = sorted(needed.files | (needed.listings - unknown))
+    problems += _check_all(todo, check, 4)
+    return problems, len(todo)
+
+
+def _verify_remote(
+    repo: Repo, recorded: list[history.Recorded], remote_name: str, jobs: int | None
+) -> tuple[list[str], int]:
+    from gitrelstate import transfer
+    from gitrelstate.commands.sync import resolve_remote
+
+    remote = resolve_remote(repo, remote_name)
+    needed = history.needed_objects(repo, recorded)
+    # Listings not in the cache are read from the remote, so their files count too.
+    for rec in needed.unknown_listings:
+        hex_ = hashing.hex_of(rec.pointer.hash)
+        with contextlib.suppress(Exception):
+            with remote.backend.open(hex_) as f:
+                raw = f.read()
+            if hashing.hash_bytes(raw) == hex_:
+                from gitrelstate.state.manifest import Manifest
+
+                manifest = Manifest.from_bytes(raw, rec.where)
+                needed.files.update(e.hex for e in manifest.entries.values())
+    names = _names(repo, recorded)
+    wanted = sorted(needed.all)
+    try:
+        present = remote.backend.existing(wanted)
+    except RelstateError:
+        raise
+    except Exception as exc:
+        raise remote.error("list", exc) from None
+    problems = [
+        f"missing: {h[:16]}…" + (f" ({names[h]})" if h in names else "")
+        for h in wanted
+        if h not in present
+    ]
+
+    def check(hex_: str) -> str | None:
+        try:
+            with remote.backend.open(hex_) as f:
+                actual = _hash_stream(f)
+        except Exception as exc:
+            return f"unreadable: {hex_[:16]}… ({type(exc).__name__})"
+        if actual != hex_:
+            return f"corrupt: {hex_[:16]}…" + (f" ({names[hex_]})" if hex_ in names else "")
+        return None
+
+    problems += _check_all(sorted(present), check, jobs or transfer.default_jobs(remote))
+    return problems, len(wanted)
