@@ -57,11 +57,12 @@ def track(paths: tuple[str, ...]) -> int:
 @click.argument("paths", nargs=-1)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--exit-code", is_flag=True, help="Exit 1 when anything differs.")
-def status(paths: tuple[str, ...], as_json: bool, exit_code: bool) -> int:
+@click.option("-r", "--remote", "remote_name", help="Also report objects this remote lacks.")
+def status(paths: tuple[str, ...], as_json: bool, exit_code: bool, remote_name: str | None) -> int:
     """Show how tracked data in the work tree differs from its pointers."""
     from gitrelstate.commands.status import status as run
 
-    return run(_cwd(), paths, as_json=as_json, exit_code=exit_code)
+    return run(_cwd(), paths, as_json=as_json, exit_code=exit_code, remote_name=remote_name)
 
 
 @cli.command()

@@ -153,3 +153,20 @@ def test_relative_remote_path_resolves_from_repo_root(repo: Path, run: Runner) -
     (repo / "sub").mkdir()
     run(repo / "sub", "push")
     assert _remote_objects(repo.parent / "relstore")
+
+
+def test_status_remote_reports_what_is_not_pushed(repo: Path, tmp_path: Path, run: Runner) -> None:
+    import json
+
+    write_tree(repo / "data", {"a.txt": "a", "b.txt": "b"})
+    (repo / "m.bin").write_bytes(b"m")
+    run(repo, "track", "data", "m.bin")
+    run(repo, "remote", "add", "origin", str(tmp_path / "store"))
+    run(repo, "push", "m.bin")
+    result = run(repo, "status", "-r", "origin", "--exit-code", expect=1)
+    assert "data: 3 object(s) not pushed to 'origin'" in result.out
+    assert "m.bin" not in result.out.split("hint")[0].replace("data:", "")
+    doc = json.loads(run(repo, "status", "-r", "origin", "--json").out)
+    assert {d["path"]: d["not_pushed"] for d in doc["data"]} == {"data": 3, "m.bin": 0}
+    run(repo, "push")
+    assert "all on remote 'origin'" in run(repo, "status", "--remote", "origin").out

@@ -9,29 +9,61 @@ from typing import Any
 
 from gitrelstate import ui
 from gitrelstate.compare import Comparison, compare
+from gitrelstate.pointers import Tracked
 from gitrelstate.repo import Repo
 from gitrelstate.selection import select_tracked
 
 SHOW_AT_MOST = 50
 
 
-def status(cwd: Path, paths: Sequence[str], *, as_json: bool, exit_code: bool) -> int:
+def status(
+    cwd: Path,
+    paths: Sequence[str],
+    *,
+    as_json: bool,
+    exit_code: bool,
+    remote_name: str | None = None,
+) -> int:
     repo = Repo.discover(cwd)
     repo.require_initialised()
+    unpushed: dict[str, int] | None = None
     try:
-        results = [compare(repo, t) for t in select_tracked(repo, cwd, paths)]
+        tracked = select_tracked(repo, cwd, paths)
+        results = [compare(repo, t) for t in tracked]
         repo.statcache.flush()
+        if remote_name is not None:
+            unpushed = _not_pushed(repo, tracked, remote_name)
     finally:
         repo.close()
-    clean = all(c.clean for c in results)
+    clean = all(c.clean for c in results) and not any((unpushed or {}).values())
     if as_json:
-        ui.result(json.dumps(to_json(results, clean), indent=2, ensure_ascii=False))
+        doc = to_json(results, clean, unpushed)
+        if remote_name is not None:
+            doc["remote"] = remote_name
+        ui.result(json.dumps(doc, indent=2, ensure_ascii=False))
     else:
-        render_text(results, clean)
+        render_text(results, clean, unpushed, remote_name)
     return 1 if exit_code and not clean else 0
 
 
-def to_json(results: Sequence[Comparison], clean: bool) -> dict[str, Any]:
+def _not_pushed(repo: Repo, tracked: Sequence[Tracked], remote_name: str) -> dict[str, int]:
+    """Per tracked path, how many of the objects it needs the remote lacks."""
+    from gitrelstate import transfer
+    from gitrelstate.commands.sync import resolve_remote
+
+    remote = resolve_remote(repo, remote_name)
+    per_path = {t.data_rel: transfer.referenced(repo, [t]) for t in tracked}
+    wanted = set().union(*(r.files | r.manifests for r in per_path.values()))
+    try:
+        present = remote.backend.existing(wanted)
+    except Exception as exc:
+        raise remote.error("list", exc) from None
+    return {path: len((r.files | r.manifests) - present) for path, r in per_path.items()}
+
+
+def to_json(
+    results: Sequence[Comparison], clean: bool, unpushed: dict[str, int] | None = None
+) -> dict[str, Any]:
     return {
         "clean": clean,
         "data": [
@@ -44,19 +76,35 @@ def to_json(results: Sequence[Comparison], clean: bool) -> dict[str, Any]:
                 "modified": [c.display(k) for k in c.modified],
                 "deleted": [c.display(k) for k in c.deleted],
                 **({"message": c.problem} if c.problem else {}),
+                **(
+                    {"not_pushed": unpushed.get(c.tracked.data_rel, 0)}
+                    if unpushed is not None
+                    else {}
+                ),
             }
             for c in results
         ],
     }
 
 
-def render_text(results: Sequence[Comparison], clean: bool) -> None:
+def render_text(
+    results: Sequence[Comparison],
+    clean: bool,
+    unpushed: dict[str, int] | None = None,
+    remote_name: str | None = None,
+) -> None:
     if not results:
         ui.result("No tracked data (track some with 'git relstate track PATH').")
         return
     if clean:
-        ui.result(f"Data is up to date ({len(results)} tracked path(s)).")
+        pushed = f", all on remote '{remote_name}'" if remote_name else ""
+        ui.result(f"Data is up to date ({len(results)} tracked path(s){pushed}).")
         return
+    for path, count in (unpushed or {}).items():
+        if count:
+            ui.result(f"{path}: {count} object(s) not pushed to '{remote_name}'")
+    if unpushed and any(unpushed.values()):
+        ui.result(f"hint: upload them with 'git relstate push -r {remote_name}'")
     for c in results:
         if c.clean:
             continue
