@@ -1,8 +1,10 @@
 """Moving objects between the cache and a remote: only what is missing, concurrently.
 
-Directory listings (manifests) are uploaded after every file they list, so a
-manifest on a remote means the whole tree is there; every download is verified
-by hash before it enters the cache.
+Existence on the remote is checked in bulk (one listing, or batched HEADs for a
+few objects).  Directory listings (manifests) are uploaded after every file they
+list, so a manifest on a remote means the whole tree is there; every download is
+verified by hash before it enters the cache, and transient failures are retried
+with backoff.
 """
 
 from __future__ import annotations
@@ -11,24 +13,31 @@ import contextlib
 import os
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from gitrelstate import hashing, pointers, ui
+from gitrelstate.backends.base import Download, Failures, Upload
 from gitrelstate.errors import IntegrityError, RelstateError, RemoteError
+from gitrelstate.objects import ObjectStore
 from gitrelstate.pointers import Tracked
 from gitrelstate.remote import Remote
 from gitrelstate.repo import Repo
 from gitrelstate.state.manifest import Manifest
 
 RETRIES = 3
+FIRST_BACKOFF = 0.5
 
 
 @dataclass
 class Referenced:
-    files: set[str] = field(default_factory=set)
+    files: dict[str, int] = field(default_factory=dict)  # hex -> size
     manifests: set[str] = field(default_factory=set)
     unknown_manifests: list[str] = field(default_factory=list)
+
+    @property
+    def all(self) -> set[str]:
+        return set(self.files) | self.manifests
 
 
 def referenced(repo: Repo, tracked: Iterable[Tracked]) -> Referenced:
@@ -37,12 +46,12 @@ def referenced(repo: Repo, tracked: Iterable[Tracked]) -> Referenced:
     for t in tracked:
         hex_ = hashing.hex_of(t.pointer.hash)
         if not t.pointer.is_dir:
-            refs.files.add(hex_)
+            refs.files[hex_] = t.pointer.size
             continue
         refs.manifests.add(hex_)
         if repo.cache.exists(hex_):
             manifest = pointers.load_manifest(repo, t.pointer.hash, t.pointer_rel)
-            refs.files.update(e.hex for e in manifest.entries.values())
+            refs.files.update((e.hex, e.size) for e in manifest.entries.values())
         else:
             refs.unknown_manifests.append(t.pointer_rel)
     return refs
@@ -51,59 +60,67 @@ def referenced(repo: Repo, tracked: Iterable[Tracked]) -> Referenced:
 def default_jobs(remote: Remote) -> int:
     from gitrelstate.remote import is_local
 
-    return 4 if is_local(remote.url) else 16
+    return 4 if is_local(remote.url) else 64
 
 
-def _retrying(action: Callable[[], None]) -> None:
-    delay = 0.2
+def _transient(exc: BaseException) -> bool:
+    return not isinstance(exc, (FileNotFoundError, PermissionError, RelstateError))
+
+
+def _with_retries(
+    remote: Remote, action: str, hexes: Sequence[str], run: Callable[[Sequence[str]], Failures]
+) -> None:
+    """Run a batch; retry what failed transiently, with backoff; then report."""
+    todo = list(hexes)
+    delay = FIRST_BACKOFF
+    failures: Failures = []
     for attempt in range(RETRIES):
-        try:
-            action()
-            return
-        except (FileNotFoundError, PermissionError, IntegrityError):
-            raise
-        except OSError:
-            if attempt == RETRIES - 1:
-                raise
-            time.sleep(delay)
-            delay *= 4
+        failures = run(todo)
+        retry = [h for h, exc in failures if _transient(exc)]
+        if not retry or attempt == RETRIES - 1 or len(retry) < len(failures):
+            break
+        ui.debug(f"retrying {len(retry)} object(s) in {delay:.1f}s")
+        time.sleep(delay)
+        delay *= 4
+        todo = retry
+    _raise_failures(remote, action, failures)
 
 
-def _run_all(
-    hexes: Sequence[str], job: Callable[[str], None], jobs: int, desc: str
-) -> list[tuple[str, BaseException]]:
-    failures: list[tuple[str, BaseException]] = []
-    with ui.progress(len(hexes), desc, unit="obj") as advance:
-
-        def one(hex_: str) -> None:
-            try:
-                job(hex_)
-            except Exception as exc:
-                failures.append((hex_, exc))
-            advance(1)
-
-        if jobs <= 1 or len(hexes) <= 1:
-            for h in hexes:
-                one(h)
-        else:
-            with ThreadPoolExecutor(max_workers=jobs) as pool:
-                list(pool.map(one, hexes))
-    return failures
-
-
-def _raise_failures(remote: Remote, action: str, failures: list[tuple[str, BaseException]]) -> None:
+def _raise_failures(remote: Remote, action: str, failures: Failures) -> None:
     if not failures:
         return
-    if len(failures) == 1 and isinstance(failures[0][1], RelstateError):
-        raise failures[0][1]
+    for hex_, exc in failures:
+        if isinstance(exc, RelstateError):
+            raise exc
+        if isinstance(exc, FileNotFoundError):
+            raise RemoteError(
+                f"object {hex_[:16]}… is missing on remote {remote.shown}",
+                hint="push it from a clone that has it",
+            )
     lines = [
         f"{h[:16]}…: {str(e).splitlines()[0] if str(e) else type(e).__name__}" for h, e in failures
     ]
     raise RemoteError(
         f"{len(failures)} object(s) failed to {action} remote {remote.shown}:\n"
         + ui.bullets(lines, 10),
-        hint="run the command again; objects already transferred are not sent twice",
+        hint="check that the remote is reachable and run the command again; "
+        "objects already transferred are not sent twice",
     )
+
+
+def _upload_item(store: ObjectStore, hex_: str, size: int) -> Upload:
+    if store.is_loose(hex_):
+        return Upload(hex_, size, path=store.path(hex_))
+    return Upload(hex_, size, read=lambda: store.read_bytes(hex_))
+
+
+def _existing(remote: Remote, wanted: set[str]) -> set[str]:
+    try:
+        return remote.backend.existing(wanted)
+    except RelstateError:
+        raise
+    except Exception as exc:
+        raise remote.error("list", exc) from None
 
 
 def push(repo: Repo, remote: Remote, tracked: Sequence[Tracked], jobs: int) -> tuple[int, int]:
@@ -115,13 +132,8 @@ def push(repo: Repo, remote: Remote, tracked: Sequence[Tracked], jobs: int) -> t
             + ui.bullets(refs.unknown_manifests, 10),
             hint="run 'git relstate fetch' or re-track the data first",
         )
-    wanted = refs.files | refs.manifests
-    try:
-        present = remote.backend.existing(wanted)
-    except RelstateError:
-        raise
-    except Exception as exc:
-        raise remote.error("list", exc) from None
+    wanted = refs.all
+    present = _existing(remote, wanted)
     missing_local = sorted(h for h in wanted - present if not repo.cache.exists(h))
     if missing_local:
         raise RelstateError(
@@ -129,85 +141,111 @@ def push(repo: Repo, remote: Remote, tracked: Sequence[Tracked], jobs: int) -> t
             + ui.bullets([f"{h[:16]}…" for h in missing_local], 10),
             hint="fetch them from another remote, or re-track the data they belong to",
         )
+    sizes = dict(refs.files)
+    for hex_ in refs.manifests:
+        sizes[hex_] = 0
+    files = sorted(set(refs.files) - present)
+    listings = sorted(refs.manifests - present)
+    for batch, label in ((files, "push"), (listings, "push listings")):
+        if not batch:
+            continue
+        total = sum(sizes[h] for h in batch)
+        with ui.transfer_progress(len(batch), total, label) as advance:
+            _with_retries(
+                remote,
+                "upload to",
+                batch,
+                lambda todo: remote.backend.upload(
+                    [_upload_item(repo.cache, h, sizes[h]) for h in todo], jobs, advance
+                ),
+            )
+    return len(files) + len(listings), len(present)
 
-    def upload(hex_: str) -> None:
-        if repo.cache.is_loose(hex_):
-            _retrying(lambda: remote.backend.put(repo.cache.path(hex_), hex_))
+
+def _verified_receiver(
+    store: ObjectStore, remote: Remote, keep: dict[str, bytes] | None = None
+) -> Callable[[str, bytes | Path], None]:
+    """Check each downloaded object's hash before it enters the cache (or ``keep``)."""
+
+    def corrupt(hex_: str, actual: str) -> IntegrityError:
+        return IntegrityError(
+            f"object {hex_[:16]}… on remote {remote.shown} is corrupt "
+            f"(its content hashes to {actual[:16]}…); it was not stored",
+            hint="push it again from a clone that has a good copy",
+        )
+
+    def receive(hex_: str, payload: bytes | Path) -> None:
+        if isinstance(payload, Path):
+            try:
+                actual = hashing.hash_file(payload)[0]
+                if actual != hex_:
+                    raise corrupt(hex_, actual)
+                if keep is not None:
+                    keep[hex_] = payload.read_bytes()
+                else:
+                    store.install(payload, hex_)
+            finally:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(payload)
+            return
+        actual = hashing.hash_bytes(payload)
+        if actual != hex_:
+            raise corrupt(hex_, actual)
+        if keep is not None:
+            keep[hex_] = payload
         else:
-            data = repo.cache.read_bytes(hex_)
-            _retrying(lambda: remote.backend.put_bytes(data, hex_))
+            store.add_bytes(hex_, payload)
 
-    files = sorted(refs.files - present)
-    manifests = sorted(refs.manifests - present)
-    _raise_failures(remote, "upload to", _run_all(files, upload, jobs, "push"))
-    _raise_failures(remote, "upload to", _run_all(manifests, upload, jobs, "push listings"))
-    return len(files) + len(manifests), len(present)
+    return receive
 
 
 def fetch(repo: Repo, remote: Remote, tracked: Sequence[Tracked], jobs: int) -> int:
     """Download objects missing from the cache, verifying each; return how many."""
     repo.cache.clean_tmp()
-
-    def download(hex_: str) -> None:
-        tmp = repo.cache.tmp_path()
-        try:
-            _retrying(lambda: remote.backend.get(hex_, tmp))
-            actual, _ = hashing.hash_file(tmp)
-            if actual != hex_:
-                raise IntegrityError(
-                    f"object {hex_[:16]}… on remote {remote.shown} is corrupt "
-                    f"(its content hashes to {actual[:16]}…); it was not stored",
-                    hint="push it again from a clone that has a good copy",
-                )
-            repo.cache.install(tmp, hex_)
-        except FileNotFoundError:
-            raise RemoteError(
-                f"object {hex_[:16]}… is missing on remote {remote.shown}",
-                hint="push it from a clone that has it",
-            ) from None
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-
     # Listings are read first (only they say which files a folder needs) but
     # enter the cache last, so a listing in the cache means its files are there.
-    listings: dict[str, bytes] = {}
-
-    def download_listing(hex_: str) -> None:
-        tmp = repo.cache.tmp_path()
-        try:
-            _retrying(lambda: remote.backend.get(hex_, tmp))
-            raw = tmp.read_bytes()
-        except FileNotFoundError:
-            raise RemoteError(
-                f"directory listing {hex_[:16]}… is missing on remote {remote.shown}",
-                hint="push it from a clone that has it",
-            ) from None
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-        if hashing.hash_bytes(raw) != hex_:
-            raise IntegrityError(
-                f"directory listing {hex_[:16]}… on remote {remote.shown} is corrupt; "
-                "it was not stored",
-                hint="push it again from a clone that has a good copy",
-            )
-        listings[hex_] = raw
-
     dirs = [t for t in tracked if t.pointer.is_dir]
-    wanted_listings = sorted({hashing.hex_of(t.pointer.hash) for t in dirs} - _in_cache(repo, dirs))
-    failures = _run_all(wanted_listings, download_listing, jobs, "fetch listings")
-    _raise_failures(remote, "download from", failures)
-    files: set[str] = {hashing.hex_of(t.pointer.hash) for t in tracked if not t.pointer.is_dir}
+    wanted = sorted({hashing.hex_of(t.pointer.hash) for t in dirs} - _in_cache(repo, dirs))
+    listings: dict[str, bytes] = {}
+    if wanted:
+        receive = _verified_receiver(repo.cache, remote, keep=listings)
+        with ui.transfer_progress(len(wanted), 0, "fetch listings") as advance:
+            _with_retries(
+                remote,
+                "download from",
+                wanted,
+                lambda todo: remote.backend.download(
+                    [Download(h, None) for h in todo], jobs, repo.cache.tmp_path, receive, advance
+                ),
+            )
+    files: dict[str, int] = {
+        hashing.hex_of(t.pointer.hash): t.pointer.size for t in tracked if not t.pointer.is_dir
+    }
     for t in dirs:
         hex_ = hashing.hex_of(t.pointer.hash)
         if hex_ in listings:
             manifest = Manifest.from_bytes(listings[hex_], t.pointer_rel)
         else:
             manifest = pointers.load_manifest(repo, t.pointer.hash, t.pointer_rel)
-        files.update(e.hex for e in manifest.entries.values())
+        files.update((e.hex, e.size) for e in manifest.entries.values())
     missing = sorted(h for h in files if not repo.cache.exists(h))
-    _raise_failures(remote, "download from", _run_all(missing, download, jobs, "fetch"))
+    if missing:
+        receive = _verified_receiver(repo.cache, remote)
+        total = sum(files[h] for h in missing)
+        # Small downloads go into one pack, published when the block ends.
+        with repo.cache.packing(), ui.transfer_progress(len(missing), total, "fetch") as advance:
+            _with_retries(
+                remote,
+                "download from",
+                missing,
+                lambda todo: remote.backend.download(
+                    [Download(h, files[h]) for h in todo],
+                    jobs,
+                    repo.cache.tmp_path,
+                    receive,
+                    advance,
+                ),
+            )
     for hex_, raw in listings.items():
         repo.cache.add_bytes(hex_, raw)
     return len(missing) + len(listings)

@@ -61,6 +61,45 @@ def progress(total: int, desc: str, unit: str = "file") -> Iterator[Callable[[in
         bar.close()
 
 
+@contextmanager
+def transfer_progress(
+    count: int, total_bytes: int, desc: str
+) -> Iterator[Callable[[int, int], None]]:
+    """Progress of a transfer on a terminal: bytes on the bar, objects beside it."""
+    if not _progress_enabled() or count <= 0:
+        yield lambda n, b: None
+        return
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        yield lambda n, b: None
+        return
+    import threading
+
+    lock = threading.Lock()
+    done = [0]
+    bar = tqdm(
+        total=total_bytes or None,
+        desc=desc,
+        unit="B",
+        unit_scale=True,
+        unit_divisor=1024,
+        file=sys.stderr,
+        leave=False,
+    )
+
+    def advance(n: int, nbytes: int) -> None:
+        with lock:
+            done[0] += n
+            bar.set_postfix_str(f"{done[0]}/{count} objects", refresh=False)
+            bar.update(nbytes)
+
+    try:
+        yield advance
+    finally:
+        bar.close()
+
+
 def human_size(n: float) -> str:
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
         if abs(n) < 1024 or unit == "TiB":

@@ -53,12 +53,12 @@ def _not_pushed(repo: Repo, tracked: Sequence[Tracked], remote_name: str) -> dic
 
     remote = resolve_remote(repo, remote_name)
     per_path = {t.data_rel: transfer.referenced(repo, [t]) for t in tracked}
-    wanted = set().union(*(r.files | r.manifests for r in per_path.values()))
+    wanted = set().union(*(r.all for r in per_path.values()))
     try:
         present = remote.backend.existing(wanted)
     except Exception as exc:
         raise remote.error("list", exc) from None
-    return {path: len((r.files | r.manifests) - present) for path, r in per_path.items()}
+    return {path: len((r.all) - present) for path, r in per_path.items()}
 
 
 def to_json(

@@ -119,7 +119,7 @@ def _verify_remote(
     names = _names(repo, recorded)
     wanted = sorted(needed.all)
     try:
-        present = remote.backend.existing(wanted)
+        present = remote.backend.existing(set(wanted))
     except RelstateError:
         raise
     except Exception as exc:

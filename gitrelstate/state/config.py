@@ -51,11 +51,15 @@ def check_remote_name(name: str) -> str:
     return name
 
 
+CLIENTS = ("auto", "obstore", "fsspec")
+
+
 @dataclass(frozen=True)
 class RemoteConfig:
     name: str
     url: str
     options: Mapping[str, Any] = field(default_factory=dict)
+    client: str = "auto"  # which library moves the bytes (auto: obstore where it can)
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,11 @@ def validate(data: object, source: str) -> dict[str, Any]:
         if "url" in spec:
             model.check_type(spec["url"], f"remotes.{name}.url", str, source)
         model.optional(spec, "options", dict, f"{source}: remotes.{name}")
+        client = model.optional(spec, "client", str, f"{source}: remotes.{name}")
+        if client is not None and client not in CLIENTS:
+            raise StateFileError(
+                f"{where}.client must be one of {', '.join(CLIENTS)}, got {client!r}"
+            )
     cache = model.optional(doc, "cache", dict, source) or {}
     link = cache.get("link")
     if link is not None:
@@ -102,16 +111,20 @@ def merge(shared: Mapping[str, Any], local: Mapping[str, Any]) -> Config:
     remotes: dict[str, dict[str, Any]] = {}
     for doc in (shared, local):
         for name, spec in (doc.get("remotes") or {}).items():
-            entry = remotes.setdefault(name, {"url": None, "options": {}})
+            entry = remotes.setdefault(name, {"url": None, "options": {}, "client": "auto"})
             if spec.get("url"):
                 entry["url"] = spec["url"]
+            if spec.get("client"):
+                entry["client"] = spec["client"]
             _deep_update(entry["options"], spec.get("options") or {})
     default = local.get("default_remote") or shared.get("default_remote")
     link_value = (local.get("cache") or {}).get("link") or (shared.get("cache") or {}).get("link")
     link = tuple([link_value] if isinstance(link_value, str) else link_value or DEFAULT_LINK)
     return Config(
         remotes={
-            n: RemoteConfig(n, e["url"], e["options"]) for n, e in remotes.items() if e["url"]
+            n: RemoteConfig(n, e["url"], e["options"], e["client"])
+            for n, e in remotes.items()
+            if e["url"]
         },
         default_remote=default,
         link=link,

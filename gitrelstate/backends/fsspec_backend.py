@@ -1,0 +1,54 @@
+"""Any fsspec filesystem (s3fs, gcsfs, memory://, ...): the fallback for every protocol."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from gitrelstate.backends.base import ThreadedBackend, hexes_from_keys, object_key
+from gitrelstate.hashing import ALGO
+
+LIST_THRESHOLD = 256
+
+
+class FsspecBackend(ThreadedBackend):
+    """Object stores write each object in one PUT, which is atomic by nature."""
+
+    def __init__(self, fs: Any, root: str) -> None:
+        self.fs = fs
+        self.root = root.rstrip("/")
+        self.kind = f"fsspec ({type(fs).__name__})"
+
+    def _path(self, hex_: str) -> str:
+        return f"{self.root}/{object_key(hex_)}"
+
+    def existing(self, hexes: set[str]) -> set[str]:
+        if len(hexes) < LIST_THRESHOLD:
+            return {h for h in hexes if self.fs.exists(self._path(h))}
+        return hexes & self.list_all()
+
+    def list_all(self) -> set[str]:
+        try:
+            return hexes_from_keys(self.fs.find(f"{self.root}/{ALGO}"))
+        except FileNotFoundError:
+            return set()
+
+    def put_file(self, path: Path, hex_: str) -> None:
+        self.fs.put_file(str(path), self._path(hex_))
+
+    def put_bytes(self, data: bytes, hex_: str) -> None:
+        self.fs.pipe_file(self._path(hex_), data)
+
+    def get_bytes(self, hex_: str) -> bytes:
+        return bytes(self.fs.cat_file(self._path(hex_)))
+
+    def get_file(self, hex_: str, path: Path) -> None:
+        self.fs.get_file(self._path(hex_), str(path))
+
+    def open(self, hex_: str) -> BinaryIO:
+        return self.fs.open(self._path(hex_), "rb")  # type: ignore[no-any-return]
+
+    def delete(self, hex_: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.fs.rm_file(self._path(hex_))
