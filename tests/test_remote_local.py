@@ -170,3 +170,43 @@ def test_status_remote_reports_what_is_not_pushed(repo: Path, tmp_path: Path, ru
     assert {d["path"]: d["not_pushed"] for d in doc["data"]} == {"data": 3, "m.bin": 0}
     run(repo, "push")
     assert "all on remote 'origin'" in run(repo, "status", "--remote", "origin").out
+
+
+def _on_a_terminal(cwd: Path, *args: str) -> str:
+    """Run the CLI with stdout/stderr on a pseudo-terminal; return what it showed."""
+    import fcntl
+    import pty
+    import struct
+    import sys
+    import termios
+
+    pid, fd = pty.fork()
+    if pid == 0:  # pragma: no cover - the child
+        os.chdir(cwd)
+        os.execv(sys.executable, [sys.executable, "-m", "gitrelstate", *args])
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    out = b""
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.waitpid(pid, 0)
+    return out.decode("utf-8", "replace")
+
+
+def test_progress_bars_only_on_a_terminal(repo: Path, tmp_path: Path, run: Runner) -> None:
+    write_tree(repo / "data", {f"{i}.bin": os.urandom(2000) for i in range(400)})
+    run(repo, "track", "data")
+    run(repo, "remote", "add", "origin", str(tmp_path / "store"))
+    shown = _on_a_terminal(repo, "push")
+    assert "objects" in shown and "push" in shown  # bytes bar with an object count
+    assert "pushed 401 object(s)" in shown
+    piped = relstate(repo, "push")
+    assert piped.err == "" and "\r" not in piped.out
+    run(repo, "remote", "add", "second", str(tmp_path / "store2"))
+    quiet = _on_a_terminal(repo, "push", "-r", "second", "--no-progress")
+    assert "objects]" not in quiet and "pushed 401" in quiet

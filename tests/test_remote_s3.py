@@ -20,8 +20,18 @@ def _s3_remote(repo: Path, run: Runner, s3: S3Server, client: str = "auto") -> s
     url = f"s3://{bucket}/team/data"
     run(repo, "remote", "add", "origin", url, "-o", f"endpoint_url={s3.endpoint_url}")
     # Credentials only in the git-ignored local config.
-    run(repo, "remote", "add", "origin", url, "--local", "-o", f"key={s3.key}",
-        "-o", f"secret={s3.secret}")
+    run(
+        repo,
+        "remote",
+        "add",
+        "origin",
+        url,
+        "--local",
+        "-o",
+        f"key={s3.key}",
+        "-o",
+        f"secret={s3.secret}",
+    )
     if client != "auto":
         cfg = repo / ".relstate" / "config.yaml"
         cfg.write_text(cfg.read_text().replace(f"url: {url}", f"url: {url}\n    client: {client}"))
@@ -35,7 +45,10 @@ def _dataset(repo: Path) -> None:
 
 @pytest.mark.parametrize("client", ["auto", "fsspec"])
 def test_s3_round_trip_to_a_fresh_clone(
-    tmp_path: Path, run: Runner, s3_server: S3Server, client: str  # noqa: F811
+    tmp_path: Path,
+    run: Runner,
+    s3_server: S3Server,
+    client: str,  # noqa: F811
 ) -> None:
     repo = make_repo(tmp_path / "repo", run)
     _dataset(repo)
@@ -63,7 +76,9 @@ def test_s3_round_trip_to_a_fresh_clone(
 
 
 def test_corrupt_object_on_s3_is_refused(
-    tmp_path: Path, run: Runner, s3_server: S3Server  # noqa: F811
+    tmp_path: Path,
+    run: Runner,
+    s3_server: S3Server,  # noqa: F811
 ) -> None:
     repo = make_repo(tmp_path / "repo", run)
     (repo / "f.bin").write_bytes(b"genuine content")
@@ -86,14 +101,21 @@ def test_corrupt_object_on_s3_is_refused(
 
 
 def test_server_killed_mid_push_then_push_completes(
-    tmp_path: Path, run: Runner, s3_server: S3Server  # noqa: F811
+    tmp_path: Path,
+    run: Runner,
+    s3_server: S3Server,  # noqa: F811
 ) -> None:
     repo = make_repo(tmp_path / "repo", run)
     write_tree(repo / "data", {f"{i}.bin": os.urandom(4096) for i in range(3000)})
     run(repo, "track", "data")
     bucket = _s3_remote(repo, run, s3_server)
-    proc = subprocess.Popen([sys.executable, "-m", "gitrelstate", "push", "-j", "8"], cwd=repo,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gitrelstate", "push", "-j", "8"],
+        cwd=repo,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     time.sleep(1.0)
     with s3_server.stopped():
         _, err = proc.communicate(timeout=300)
@@ -109,7 +131,9 @@ def test_server_killed_mid_push_then_push_completes(
 
 
 def test_stopped_server_gives_a_clear_error(
-    tmp_path: Path, run: Runner, s3_server: S3Server  # noqa: F811
+    tmp_path: Path,
+    run: Runner,
+    s3_server: S3Server,  # noqa: F811
 ) -> None:
     repo = make_repo(tmp_path / "repo", run)
     (repo / "f.bin").write_bytes(b"x")
@@ -140,8 +164,18 @@ def test_gcs_round_trip(tmp_path: Path, run: Runner, gcs_server: GCSServer) -> N
     _dataset(repo)
     run(repo, "track", "data", "model.bin")
     bucket = gcs_server.make_bucket()
-    run(repo, "remote", "add", "origin", f"gs://{bucket}/proj", "-o", "token=anon",
-        "-o", f"endpoint_url={gcs_server.endpoint_url}", "--local")
+    run(
+        repo,
+        "remote",
+        "add",
+        "origin",
+        f"gs://{bucket}/proj",
+        "-o",
+        "token=anon",
+        "-o",
+        f"endpoint_url={gcs_server.endpoint_url}",
+        "--local",
+    )
     assert "pushed 152 object(s)" in run(repo, "push").out
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "data")
