@@ -11,6 +11,9 @@ from pathlib import Path
 
 import pytest
 
+# The real object stores on loopback, as session fixtures (tests/servers.py).
+from servers import gcs_server, s3_server  # noqa: F401
+
 from gitrelstate import hashing
 from gitrelstate.cli import main
 from gitrelstate.objects import ObjectStore

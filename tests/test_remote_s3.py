@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from conftest import Runner, git, make_repo, read_tree, relstate, write_tree
-from servers import GCSServer, S3Server, gcs_server, s3_server  # noqa: F401
+from servers import GCSServer, S3Server
 
 from gitrelstate import hashing
 
@@ -48,7 +48,7 @@ def test_s3_round_trip_to_a_fresh_clone(
     tmp_path: Path,
     run: Runner,
     s3_server: S3Server,
-    client: str,  # noqa: F811
+    client: str,
 ) -> None:
     repo = make_repo(tmp_path / "repo", run)
     _dataset(repo)
@@ -78,7 +78,7 @@ def test_s3_round_trip_to_a_fresh_clone(
 def test_corrupt_object_on_s3_is_refused(
     tmp_path: Path,
     run: Runner,
-    s3_server: S3Server,  # noqa: F811
+    s3_server: S3Server,
 ) -> None:
     repo = make_repo(tmp_path / "repo", run)
     (repo / "f.bin").write_bytes(b"genuine content")
@@ -103,7 +103,7 @@ def test_corrupt_object_on_s3_is_refused(
 def test_server_killed_mid_push_then_push_completes(
     tmp_path: Path,
     run: Runner,
-    s3_server: S3Server,  # noqa: F811
+    s3_server: S3Server,
 ) -> None:
     repo = make_repo(tmp_path / "repo", run)
     write_tree(repo / "data", {f"{i}.bin": os.urandom(4096) for i in range(3000)})
@@ -133,7 +133,7 @@ def test_server_killed_mid_push_then_push_completes(
 def test_stopped_server_gives_a_clear_error(
     tmp_path: Path,
     run: Runner,
-    s3_server: S3Server,  # noqa: F811
+    s3_server: S3Server,
 ) -> None:
     repo = make_repo(tmp_path / "repo", run)
     (repo / "f.bin").write_bytes(b"x")
@@ -145,7 +145,7 @@ def test_stopped_server_gives_a_clear_error(
     assert s3_server.secret not in result.err
 
 
-def test_credentials_never_reach_git(tmp_path: Path, run: Runner, s3_server: S3Server) -> None:  # noqa: F811
+def test_credentials_never_reach_git(tmp_path: Path, run: Runner, s3_server: S3Server) -> None:
     repo = make_repo(tmp_path / "repo", run)
     (repo / "f.bin").write_bytes(b"x")
     run(repo, "track", "f.bin")
@@ -159,7 +159,7 @@ def test_credentials_never_reach_git(tmp_path: Path, run: Runner, s3_server: S3S
     assert "config.local.yaml" not in tracked
 
 
-def test_gcs_round_trip(tmp_path: Path, run: Runner, gcs_server: GCSServer) -> None:  # noqa: F811
+def test_gcs_round_trip(tmp_path: Path, run: Runner, gcs_server: GCSServer) -> None:
     repo = make_repo(tmp_path / "repo", run)
     _dataset(repo)
     run(repo, "track", "data", "model.bin")
