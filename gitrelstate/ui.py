@@ -86,6 +86,7 @@ def transfer_progress(
         unit_divisor=1024,
         file=sys.stderr,
         leave=False,
+        postfix=f"0/{count} objects",
     )
 
     def advance(n: int, nbytes: int) -> None:
