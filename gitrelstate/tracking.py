@@ -32,12 +32,24 @@ def snapshot(
     *,
     store: bool,
     label: str = "hashing",
+    previous: DataPointer | None = None,
 ) -> Snapshot:
-    """Hash ``path`` (file or folder); with ``store``, put every object in the cache."""
+    """Hash ``path`` (file or folder); with ``store``, put every object in the cache.
+
+    A folder whose files' stats all match what was recorded when ``previous``
+    was last seen clean is not looked at further: re-tracking it costs stats.
+    """
     st = os.stat(path)
     target_store = repo.cache if store else None
     if stat_mod.S_ISDIR(st.st_mode):
         files = walk_files(path, repo.root, cache_root=repo.cache.root)
+        if (
+            previous is not None
+            and previous.is_dir
+            and repo.statcache.tree_matches(str(path), previous.hash, tree_digest(files))
+            and repo.cache.exists(hashing.hex_of(previous.hash))
+        ):
+            return Snapshot(previous.hash, previous.size, previous.nfiles, False, None)
         names = sorted(files)
         base = str(path)
         items = [(os.path.join(base, name), files[name]) for name in names]

@@ -72,7 +72,13 @@ def _validate(repo: Repo, path: Path, given: str, existing: dict[str, pointers.T
 def _track_one(repo: Repo, rel: str, previous: pointers.Tracked | None) -> None:
     path = repo.abspath(rel)
     fsutil.remove_stale_tmps(path.parent)  # leftovers of a killed run
-    snap = tracking.snapshot(repo, path, store=True, label=f"tracking {rel}")
+    snap = tracking.snapshot(
+        repo,
+        path,
+        store=True,
+        label=f"tracking {rel}",
+        previous=previous.pointer if previous else None,
+    )
     name = path.name
     pointer = tracking.pointer_from(snap, name, previous.pointer if previous else None)
     pointer_rel = pointers.pointer_rel_for(rel)
