@@ -168,6 +168,99 @@ def pull(paths: tuple[str, ...], remote_name: str | None, jobs: int | None, forc
     return run(_cwd(), paths, remote_name, jobs, force=force)
 
 
+@cli.command("run")
+@click.option("-n", "--name", help="Name of the stage (its record: .relstate/runs/NAME.yaml).")
+@click.option("-d", "--dep", "deps", multiple=True, metavar="PATH", help="Dependency (repeatable).")
+@click.option("-o", "--out", "outs", multiple=True, metavar="PATH", help="Output (repeatable).")
+@click.option("-m", "--metrics", multiple=True, metavar="FILE", help="Metrics file (an output).")
+@click.option("-p", "--params", multiple=True, metavar="FILE[:KEY,...]", help="Params by value.")
+@click.option("-e", "--env", "variables", multiple=True, metavar="VAR", help="Also capture VAR.")
+@click.option("--wdir", metavar="DIR", help="Working folder of the command.")
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def run_command(
+    name: str | None,
+    deps: tuple[str, ...],
+    outs: tuple[str, ...],
+    metrics: tuple[str, ...],
+    params: tuple[str, ...],
+    variables: tuple[str, ...],
+    wdir: str | None,
+    args: tuple[str, ...],
+) -> int:
+    """Run CMD (after --) and record what ran; 'run NAME' re-runs a recorded stage."""
+    from gitrelstate.commands import run as runmod
+
+    if name is None:
+        if len(args) != 1 or deps or outs or metrics or params or variables or wdir:
+            raise click.UsageError("give -n NAME and the command after '--', or just a stage name")
+        return runmod.rerun(_cwd(), args[0])
+    return runmod.run_stage(
+        _cwd(),
+        name,
+        args,
+        deps=deps,
+        outs=outs,
+        metrics=metrics,
+        params=params,
+        variables=variables,
+        wdir=wdir,
+    )
+
+
+@cli.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def list_command(as_json: bool) -> int:
+    """List recorded runs (newest first)."""
+    from gitrelstate.commands.show import list_states as run
+
+    return run(_cwd(), as_json=as_json)
+
+
+@cli.command()
+@click.argument("ref")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (the audit export).")
+def show(ref: str, as_json: bool) -> int:
+    """Show one recorded state in full (a run name, or the latest run at a git revision)."""
+    from gitrelstate.commands.show import show_state as run
+
+    return run(_cwd(), ref, as_json=as_json)
+
+
+@cli.group()
+def env() -> None:
+    """The environment a run was recorded in, and the live one against it."""
+
+
+@env.command("show")
+@click.argument("ref", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def env_show(ref: str | None, as_json: bool) -> int:
+    """Print the environment recorded by a run (name) or at a git revision."""
+    from gitrelstate.commands.env import env_show as run
+
+    return run(_cwd(), ref, as_json=as_json)
+
+
+@env.command("check")
+@click.argument("ref", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def env_check(ref: str | None, as_json: bool) -> int:
+    """Compare the live environment with a recorded one (exit 0 same, 1 differs, 2 trouble)."""
+    from gitrelstate.commands.env import env_check as run
+
+    return run(_cwd(), ref, as_json=as_json)
+
+
+@cli.command()
+@click.argument("target", metavar="PATH|HASH")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def trace(target: str, as_json: bool) -> int:
+    """Which run or release produced this output (searches all of history)."""
+    from gitrelstate.commands.trace import trace as run
+
+    return run(_cwd(), target, as_json=as_json)
+
+
 @cli.command()
 @click.option("-r", "--remote", "remote_name", help="Check this remote instead of the cache.")
 @click.option("--all-refs", is_flag=True, help="Every branch and tag, not just HEAD.")

@@ -40,3 +40,9 @@ class RemoteError(RelstateError):
 
 class CheckoutConflict(RelstateError):
     """Checkout would overwrite local changes whose content is not in the cache."""
+
+
+class ComparisonTrouble(RelstateError):
+    """A comparing command (diff(1) convention) could not compare: exit 2."""
+
+    exit_code = 2

@@ -46,6 +46,12 @@ def run(cwd: Path, args: Sequence[str], *, check: bool = True, input: bytes | No
     return proc.stdout.decode("utf-8", "surrogateescape")
 
 
+def run_bytes(cwd: Path, args: Sequence[str]) -> bytes:
+    """``git ARGS`` stdout as bytes (for diffs, which need not be text)."""
+    proc = subprocess.run([_git_exe(), *args], cwd=cwd, capture_output=True, check=False)
+    return proc.stdout if proc.returncode == 0 else b""
+
+
 def discover(cwd: Path) -> GitDirs:
     """Find the work tree and git dirs containing ``cwd``; error outside a work tree."""
     env = dict(os.environ)
@@ -137,3 +143,45 @@ def read_blobs(cwd: Path, shas: Sequence[str]) -> dict[str, bytes]:
 
 def has_commits(cwd: Path) -> bool:
     return head_commit(cwd) is not None
+
+
+@dataclass(frozen=True)
+class FileChange:
+    commit: str
+    date: str
+    path: str
+    blob: str
+
+
+def ref_tips(cwd: Path) -> list[str]:
+    """Commit ids every ref (and HEAD) points at."""
+    out = run(cwd, ["for-each-ref", "--format=%(objectname)"], check=False).split()
+    head = head_commit(cwd)
+    return out + ([head] if head else [])
+
+
+def log_file_changes(cwd: Path, revs: Sequence[str], paths: Sequence[str]) -> list[FileChange]:
+    """Files added or modified under ``paths`` by each commit in ``revs`` (new blob ids)."""
+    out = run(
+        cwd,
+        ["log", "--format=%x01%H %cI", "--raw", "--no-abbrev", "--no-renames", *revs, "--", *paths],
+        check=False,
+    )
+    changes: list[FileChange] = []
+    commit = date = ""
+    for line in out.splitlines():
+        if line.startswith("\x01"):
+            commit, _, date = line[1:].partition(" ")
+        elif line.startswith(":"):
+            meta, _, path = line.partition("\t")
+            fields = meta.split()
+            if len(fields) >= 5 and fields[4] in ("A", "M"):
+                changes.append(FileChange(commit, date, path, fields[3]))
+    return changes
+
+
+def blob_id(data: bytes) -> str:
+    """The id git gives this content as a blob (sha1 repositories)."""
+    import hashlib
+
+    return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()

@@ -30,20 +30,39 @@ def status(
     try:
         tracked = select_tracked(repo, cwd, paths)
         results = [compare(repo, t) for t in tracked]
+        runs = [] if paths else _run_states(repo)
         repo.statcache.flush()
         if remote_name is not None:
             unpushed = _not_pushed(repo, tracked, remote_name)
     finally:
         repo.close()
-    clean = all(c.clean for c in results) and not any((unpushed or {}).values())
+    clean = (
+        all(c.clean for c in results)
+        and not any((unpushed or {}).values())
+        and not any(reasons for _, reasons in runs)
+    )
     if as_json:
         doc = to_json(results, clean, unpushed)
+        doc["runs"] = [
+            {"name": name, "stale": bool(reasons), "reasons": reasons} for name, reasons in runs
+        ]
         if remote_name is not None:
             doc["remote"] = remote_name
         ui.result(json.dumps(doc, indent=2, ensure_ascii=False))
     else:
         render_text(results, clean, unpushed, remote_name)
+        for name, reasons in runs:
+            if reasons:
+                ui.result(f"run '{name}' is stale: {'; '.join(reasons[:5])}")
+                ui.result(f"hint: re-run it with 'git relstate run {name}'")
     return 1 if exit_code and not clean else 0
+
+
+def _run_states(repo: Repo) -> list[tuple[str, list[str]]]:
+    """Each recorded run and why it no longer matches the work tree (if it does not)."""
+    from gitrelstate import runner
+
+    return [(r.name, runner.stale_reasons(repo, r)) for r in runner.all_records(repo)]
 
 
 def _not_pushed(repo: Repo, tracked: Sequence[Tracked], remote_name: str) -> dict[str, int]:
@@ -96,7 +115,7 @@ def render_text(
     if not results:
         ui.result("No tracked data (track some with 'git relstate track PATH').")
         return
-    if clean:
+    if all(c.clean for c in results) and not any((unpushed or {}).values()):
         pushed = f", all on remote '{remote_name}'" if remote_name else ""
         ui.result(f"Data is up to date ({len(results)} tracked path(s){pushed}).")
         return

@@ -12,7 +12,7 @@ from gitrelstate.errors import StateFileError
 from gitrelstate.state import FORMAT_VERSION, model
 
 KIND = "config"
-KEYS = ("relstate", "kind", "default_remote", "remotes", "cache")
+KEYS = ("relstate", "kind", "default_remote", "remotes", "cache", "environment")
 LINK_TYPES = ("reflink", "copy", "hardlink", "symlink")
 DEFAULT_LINK = ("reflink", "copy")
 # Option names whose values are credentials: never written to the committed config.
@@ -95,6 +95,14 @@ def validate(data: object, source: str) -> dict[str, Any]:
             raise StateFileError(
                 f"{where}.client must be one of {', '.join(CLIENTS)}, got {client!r}"
             )
+    env = model.optional(doc, "environment", dict, source) or {}
+    variables = env.get("variables")
+    if variables is not None and (
+        not isinstance(variables, list) or not all(isinstance(v, str) for v in variables)
+    ):
+        raise StateFileError(
+            f"{source}: 'environment.variables' must be a list of names or patterns"
+        )
     cache = model.optional(doc, "cache", dict, source) or {}
     link = cache.get("link")
     if link is not None:

@@ -1,0 +1,104 @@
+"""``git relstate run``: execute a command and record its execution state."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+
+from gitrelstate import runner, ui, values
+from gitrelstate.errors import RelstateError
+from gitrelstate.repo import Repo
+from gitrelstate.state.record import check_run_name
+
+
+def run_stage(
+    cwd: Path,
+    name: str,
+    command: Sequence[str],
+    *,
+    deps: Sequence[str],
+    outs: Sequence[str],
+    metrics: Sequence[str],
+    params: Sequence[str],
+    variables: Sequence[str],
+    wdir: str | None,
+) -> int:
+    repo = Repo.discover(cwd)
+    repo.require_initialised()
+    check_run_name(name)
+    if not command:
+        raise RelstateError(
+            "no command given",
+            hint=f"git relstate run -n {name} -d DEP -o OUT -- python train.py "
+            f"(or 'git relstate run {name}' to re-run a recorded stage)",
+        )
+
+    def rel(p: str) -> str:
+        return repo.relpath(cwd / p)
+
+    param_specs = []
+    for spec in params:
+        file, keys = values.parse_param_spec(spec)
+        param_specs.append((rel(file), tuple(keys)))
+    stage = runner.StageSpec(
+        name=name,
+        command=tuple(command),
+        wdir=(rel(wdir) if wdir else repo.relpath(cwd)) or ".",
+        deps=tuple(rel(d) for d in deps),
+        outs=tuple(rel(o) for o in outs),
+        metrics=tuple(rel(m) for m in metrics),
+        params=tuple(param_specs),
+        variables=tuple(variables),
+    )
+    try:
+        return _execute(repo, stage)
+    finally:
+        repo.close()
+
+
+def rerun(cwd: Path, name: str) -> int:
+    """``git relstate run NAME``: run a recorded stage again with its recorded settings."""
+    repo = Repo.discover(cwd)
+    repo.require_initialised()
+    try:
+        record = runner.load_record(repo, name)
+        records = runner.all_records(repo)
+        for upstream in runner.upstream_of(records, record):
+            reasons = runner.stale_reasons(repo, upstream)
+            if reasons:
+                ui.warn(
+                    f"upstream stage '{upstream.name}' is stale ({'; '.join(reasons[:3])}); "
+                    f"run 'git relstate run {upstream.name}' first to refresh its outputs"
+                )
+        return _execute(repo, runner.spec_from_record(record))
+    finally:
+        repo.close()
+
+
+def _execute(repo: Repo, stage: runner.StageSpec) -> int:
+    execution = runner.Execution(repo, stage)
+    with repo.locked():
+        execution.begin()
+    workdir = repo.abspath(stage.wdir) if stage.wdir != "." else repo.root
+    ui.echo(f"running '{stage.name}': {' '.join(stage.command)}")
+    try:
+        status = subprocess.run(list(stage.command), cwd=workdir, env=dict(os.environ)).returncode
+    except FileNotFoundError:
+        raise RelstateError(
+            f"command not found: {stage.command[0]}",
+            hint="check the command after '--' (and your PATH)",
+        ) from None
+    with repo.locked():
+        record = execution.finish(status)
+    dirty = (
+        " (uncommitted changes: the diff digest is recorded)" if record.code.get("dirty") else ""
+    )
+    ui.echo(
+        f"recorded run '{stage.name}' in {runner.RUNS_DIR}/{stage.name}.yaml: "
+        f"{len(record.deps)} dependencies, {len(record.outs)} outputs, "
+        f"{record.duration:.1f}s{dirty}"
+    )
+    ui.echo(f"hint: git add {runner.RUNS_DIR}/{stage.name}.yaml and the outputs' pointers")
+    return 0

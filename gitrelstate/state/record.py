@@ -1,0 +1,154 @@
+"""Run records: ``.relstate/runs/<name>.yaml``, the execution state of one stage.
+
+A record says what ran (command, working folder), on what (code commit, every
+dependency by hash, params by value), under which environment, and what came
+out (every output by hash, metrics by value), when, and how it ended.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from gitrelstate.errors import StateFileError
+from gitrelstate.state import FORMAT_VERSION, model
+from gitrelstate.state.paths import check_relpath
+
+KIND = "run"
+KEYS = (
+    "relstate",
+    "kind",
+    "name",
+    "command",
+    "wdir",
+    "code",
+    "deps",
+    "outs",
+    "params",
+    "metrics",
+    "environment",
+    "started",
+    "finished",
+    "duration",
+    "exit_status",
+    "host",
+    "env_vars",
+    "param_keys",
+)
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
+
+def check_run_name(name: str) -> str:
+    if not _NAME.fullmatch(name):
+        raise StateFileError(
+            f"invalid run name {name!r}",
+            hint="use letters, digits, '.', '_' and '-' (at most 100 characters)",
+        )
+    return name
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """A dependency or output: repo-relative path and content id (size, file count)."""
+
+    path: str
+    hash: str
+    size: int
+    nfiles: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"path": self.path, "hash": self.hash, "size": self.size}
+        if self.nfiles is not None:
+            out["nfiles"] = self.nfiles
+        return out
+
+    @classmethod
+    def from_dict(cls, data: object, source: str, key: str) -> Artifact:
+        if not isinstance(data, dict):
+            raise StateFileError(f"{source}: each entry of '{key}' must be a mapping")
+        path = check_relpath(model.require(data, "path", str, source), source, f"{key}.path")
+        hash_ = model.check_hash(model.require(data, "hash", str, source), source)
+        size = model.check_size(model.require(data, "size", int, source), source)
+        nfiles = data.get("nfiles")
+        if nfiles is not None:
+            nfiles = model.check_size(nfiles, source, "nfiles")
+        return cls(path, hash_, size, nfiles)
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    name: str
+    command: tuple[str, ...]
+    wdir: str
+    code: Mapping[str, Any]
+    deps: tuple[Artifact, ...]
+    outs: tuple[Artifact, ...]
+    params: Mapping[str, Mapping[str, Any]]
+    metrics: Mapping[str, Mapping[str, Any]]
+    environment: Mapping[str, Any]
+    started: str
+    finished: str
+    duration: float
+    exit_status: int
+    host: str
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "relstate": FORMAT_VERSION,
+            "kind": KIND,
+            "name": self.name,
+            "command": list(self.command),
+            "wdir": self.wdir,
+            "code": dict(self.code),
+            "deps": [d.to_dict() for d in self.deps],
+            "outs": [o.to_dict() for o in self.outs],
+            "params": {k: dict(v) for k, v in self.params.items()},
+            "metrics": {k: dict(v) for k, v in self.metrics.items()},
+            "environment": dict(self.environment),
+            "started": self.started,
+            "finished": self.finished,
+            "duration": round(self.duration, 3),
+            "exit_status": self.exit_status,
+            "host": self.host,
+        }
+        data.update(self.extra)
+        return model.ordered(data, KEYS)
+
+    @classmethod
+    def from_dict(cls, data: object, source: str) -> RunRecord:
+        doc = model.check_header(data, source, KIND)
+        name = check_run_name(model.require(doc, "name", str, source))
+        command = model.require(doc, "command", list, source)
+        if not command or not all(isinstance(a, str) for a in command):
+            raise StateFileError(f"{source}: 'command' must be a non-empty list of strings")
+        wdir = model.require(doc, "wdir", str, source)
+        if wdir != ".":
+            check_relpath(wdir, source, "wdir")
+        deps = tuple(
+            Artifact.from_dict(d, source, "deps")
+            for d in model.optional(doc, "deps", list, source) or []
+        )
+        outs = tuple(
+            Artifact.from_dict(o, source, "outs")
+            for o in model.optional(doc, "outs", list, source) or []
+        )
+        return cls(
+            name=name,
+            command=tuple(command),
+            wdir=wdir,
+            code=model.optional(doc, "code", dict, source) or {},
+            deps=deps,
+            outs=outs,
+            params=model.optional(doc, "params", dict, source) or {},
+            metrics=model.optional(doc, "metrics", dict, source) or {},
+            environment=model.optional(doc, "environment", dict, source) or {},
+            started=str(doc.get("started", "")),
+            finished=str(doc.get("finished", "")),
+            duration=float(doc.get("duration") or 0.0),
+            exit_status=int(doc.get("exit_status") or 0),
+            host=str(doc.get("host", "")),
+            extra=model.extras(doc, KEYS),
+        )

@@ -1,0 +1,129 @@
+"""An index of which run (or release) produced which content, over all of history.
+
+``trace`` must answer "where did this model come from?" instantly on long
+histories, so the records committed in every branch and tag are read once,
+incrementally: each update looks only at commits it has not seen.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from gitrelstate import git
+from gitrelstate.errors import RelstateError
+from gitrelstate.repo import STATE_DIR, Repo
+from gitrelstate.state import yamlio
+from gitrelstate.state.record import RunRecord
+
+WATCHED = (f"{STATE_DIR}/runs", f"{STATE_DIR}/releases")
+
+
+@dataclass(frozen=True)
+class Production:
+    """One record that produced the content: where and when it was committed."""
+
+    hash: str
+    kind: str
+    name: str
+    path: str
+    commit: str | None  # None: in the work tree, not committed
+    date: str | None
+    blob: str | None
+
+
+class TraceIndex:
+    def __init__(self, repo: Repo) -> None:
+        self.repo = repo
+        path = repo.private_dir / "trace.sqlite"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(path, timeout=60.0, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("CREATE TABLE IF NOT EXISTS tips (sha TEXT PRIMARY KEY)")
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS produced (hash TEXT, kind TEXT, name TEXT, path TEXT,"
+            " commit_sha TEXT, date TEXT, blob TEXT,"
+            " UNIQUE (hash, kind, name, commit_sha, path))"
+        )
+        self.db.execute("CREATE INDEX IF NOT EXISTS produced_hash ON produced (hash)")
+
+    def close(self) -> None:
+        self.db.close()
+
+    def update(self) -> int:
+        """Read the records of commits not indexed yet; return how many commits."""
+        if not git.has_commits(self.repo.root):
+            return 0
+        seen = [r[0] for r in self.db.execute("SELECT sha FROM tips")]
+        tips = sorted(set(git.ref_tips(self.repo.root)))
+        if sorted(seen) == tips:
+            return 0
+        changes = list(git.log_file_changes(self.repo.root, ["--all", "--not", *seen], WATCHED))
+        blobs = git.read_blobs(self.repo.root, sorted({c.blob for c in changes}))
+        rows = []
+        for change in changes:
+            raw = blobs.get(change.blob)
+            if raw is None:
+                continue
+            for hash_, kind, name in _outputs_of(raw, change.path):
+                rows.append(
+                    (hash_, kind, name, change.path, change.commit, change.date, change.blob)
+                )
+        self.db.execute("BEGIN IMMEDIATE")
+        self.db.executemany("INSERT OR IGNORE INTO produced VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+        self.db.execute("DELETE FROM tips")
+        self.db.executemany("INSERT INTO tips VALUES (?)", [(t,) for t in tips])
+        self.db.execute("COMMIT")
+        return len({c.commit for c in changes})
+
+    def lookup(self, hash_: str) -> list[Production]:
+        rows = self.db.execute(
+            "SELECT hash, kind, name, path, commit_sha, date, blob FROM produced WHERE hash=?"
+            " ORDER BY date",
+            (hash_,),
+        )
+        found = [Production(*r) for r in rows]
+        found.extend(self._work_tree(hash_))
+        return found
+
+    def _work_tree(self, hash_: str) -> Iterator[Production]:
+        """Records written but not committed yet."""
+        committed = {(r[0], r[1]) for r in self.db.execute("SELECT path, blob FROM produced")}
+        for folder in WATCHED:
+            base = self.repo.root / folder
+            if not base.is_dir():
+                continue
+            for path in sorted(base.glob("*.yaml")):
+                rel = path.relative_to(self.repo.root).as_posix()
+                raw = path.read_bytes()
+                blob = git.blob_id(raw)
+                if (rel, blob) in committed:
+                    continue
+                for out_hash, kind, name in _outputs_of(raw, rel):
+                    if out_hash == hash_:
+                        yield Production(out_hash, kind, name, rel, None, None, blob)
+
+
+def _outputs_of(raw: bytes, path: str) -> list[tuple[str, str, str]]:
+    """(content id, kind, name) of everything a record says it produced."""
+    try:
+        doc = yamlio.loads(raw.decode("utf-8"), path)
+    except (RelstateError, UnicodeDecodeError):
+        return []
+    if not isinstance(doc, dict):
+        return []
+    if doc.get("kind") == "run":
+        try:
+            record = RunRecord.from_dict(doc, path)
+        except RelstateError:
+            return []
+        return [(o.hash, "run", record.name) for o in record.outs]
+    if doc.get("kind") == "release":
+        produced = []
+        model = doc.get("model")
+        if isinstance(model, dict) and isinstance(model.get("hash"), str):
+            produced.append((model["hash"], "release", str(doc.get("name", Path(path).stem))))
+        return produced
+    return []
