@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -22,10 +23,10 @@ def load_structured(path: Path, label: str) -> Any:
         if suffix == ".json":
             return json.loads(raw)
         if suffix == ".toml":
-            try:
+            if sys.version_info >= (3, 11):
                 import tomllib
-            except ImportError:  # Python 3.10
-                import tomli as tomllib  # type: ignore[no-redef,import-not-found,unused-ignore]
+            else:  # the same parser, from PyPI
+                import tomli as tomllib
 
             return tomllib.loads(raw.decode("utf-8"))
         return yamlio.loads(raw.decode("utf-8"), label)

@@ -50,15 +50,47 @@ def pipeline(repo: Path, run: Runner) -> Path:
     (repo / "data").mkdir()
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "pipeline")
-    run(repo, "run", "-n", "prepare", "-d", "prepare.py", "-o", "data/iris.csv", "--",
-        sys.executable, "prepare.py", "data/iris.csv")
+    run(
+        repo,
+        "run",
+        "-n",
+        "prepare",
+        "-d",
+        "prepare.py",
+        "-o",
+        "data/iris.csv",
+        "--",
+        sys.executable,
+        "prepare.py",
+        "data/iris.csv",
+    )
     return repo
 
 
 def _train(run: Runner, repo: Path, *extra: str, expect: int = 0) -> None:
-    run(repo, "run", "-n", "train", "-d", "data/iris.csv", "-d", "train.py",
-        "-p", "params.json:train.C,train.max_iter", "-o", "model.json", "-m", "metrics.json",
-        "-e", "SEED", *extra, "--", sys.executable, "train.py", expect=expect)
+    run(
+        repo,
+        "run",
+        "-n",
+        "train",
+        "-d",
+        "data/iris.csv",
+        "-d",
+        "train.py",
+        "-p",
+        "params.json:train.C,train.max_iter",
+        "-o",
+        "model.json",
+        "-m",
+        "metrics.json",
+        "-e",
+        "SEED",
+        *extra,
+        "--",
+        sys.executable,
+        "train.py",
+        expect=expect,
+    )
 
 
 def _record(repo: Path, name: str) -> dict:
@@ -116,8 +148,21 @@ def test_each_layer_change_shows_in_the_next_record(
 
 def test_dependency_modified_during_the_run_is_caught(pipeline: Path, run: Runner) -> None:
     script = "open('data/iris.csv', 'a').write('1,1,1,1,1\\n')"
-    result = run(pipeline, "run", "-n", "sneaky", "-d", "data/iris.csv", "-o", "out.txt", "--",
-                 sys.executable, "-c", script + "; open('out.txt','w').write('x')", expect=1)
+    result = run(
+        pipeline,
+        "run",
+        "-n",
+        "sneaky",
+        "-d",
+        "data/iris.csv",
+        "-o",
+        "out.txt",
+        "--",
+        sys.executable,
+        "-c",
+        script + "; open('out.txt','w').write('x')",
+        expect=1,
+    )
     assert "data/iris.csv" in result.err and "changed while it ran" in result.err
     assert not (pipeline / ".relstate" / "runs" / "sneaky.yaml").exists()
 
@@ -136,8 +181,20 @@ def test_secret_values_appear_nowhere(
 ) -> None:
     secret = "s3cr3t-VALUE-9f8e7d"
     monkeypatch.setenv("MY_API_TOKEN", secret)
-    result = run(pipeline, "run", "-n", "leaky", "-e", "MY_API_TOKEN", "-o", "o.txt", "--",
-                 sys.executable, "-c", "open('o.txt','w').write('ok')")
+    result = run(
+        pipeline,
+        "run",
+        "-n",
+        "leaky",
+        "-e",
+        "MY_API_TOKEN",
+        "-o",
+        "o.txt",
+        "--",
+        sys.executable,
+        "-c",
+        "open('o.txt','w').write('ok')",
+    )
     assert secret not in result.out + result.err
     rec = _record(pipeline, "leaky")
     assert "MY_API_TOKEN" in rec["environment"]["variables"]
@@ -159,8 +216,18 @@ def test_a_venv_command_is_captured_as_that_venv(tmp_path: Path, repo: Path, run
     dist = site / "only_in_venv-4.5.6.dist-info"
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: only-in-venv\nVersion: 4.5.6\n")
-    run(repo, "run", "-n", "v", "-o", "o.txt", "--", str(venv / "bin" / "python"), "-c",
-        "open('o.txt','w').write('x')")
+    run(
+        repo,
+        "run",
+        "-n",
+        "v",
+        "-o",
+        "o.txt",
+        "--",
+        str(venv / "bin" / "python"),
+        "-c",
+        "open('o.txt','w').write('x')",
+    )
     packages = _record(repo, "v")["environment"]["packages"]
     assert "only-in-venv" in packages and "pytest" not in packages
 
@@ -199,8 +266,9 @@ def test_python_api_writes_the_same_record(pipeline: Path, monkeypatch: pytest.M
     import gitrelstate
 
     monkeypatch.chdir(pipeline)
-    with gitrelstate.run("api", deps=["data/iris.csv"], outs=["api.txt"],
-                         params=["params.json:train.C"]) as r:
+    with gitrelstate.run(
+        "api", deps=["data/iris.csv"], outs=["api.txt"], params=["params.json:train.C"]
+    ) as r:
         assert r.params["params.json"] == {"train.C": 1.0}
         Path("api.txt").write_text("made inside the block")
     rec = _record(pipeline, "api")
@@ -228,7 +296,4 @@ def test_run_usage_errors(repo: Path, run: Runner) -> None:
     assert "no command given" in run(repo, "run", "-n", "x", expect=1).err
     assert "invalid run name" in run(repo, "run", "-n", "../x", "--", "true", expect=1).err
     assert "no run named" in run(repo, "run", "missing", expect=1).err
-    assert "command not found" in run(repo, "run", "-n", "x", "--", "no-such-cmd-xyz",
-                                      expect=1).err
-
-
+    assert "command not found" in run(repo, "run", "-n", "x", "--", "no-such-cmd-xyz", expect=1).err

@@ -32,10 +32,11 @@ def list_states(cwd: Path, *, as_json: bool) -> int:
     if not rows:
         ui.result("No runs recorded (git relstate run -n NAME -- CMD...).")
         return 0
-    for row in rows:
-        commit = str(row["commit"] or "-")[:12] + ("+dirty" if row["dirty"] else "")
-        outs = ", ".join(row["outputs"][:4]) + (" ..." if len(row["outputs"]) > 4 else "")
-        ui.result(f"run  {row['name']:<20} {row['finished']}  {commit:<18} {outs}")
+    for r in sorted(records, key=lambda r: r.finished, reverse=True):
+        commit = str(r.code.get("commit") or "-")[:12] + ("+dirty" if r.code.get("dirty") else "")
+        outs = [o.path for o in r.outs]
+        shown = ", ".join(outs[:4]) + (" ..." if len(outs) > 4 else "")
+        ui.result(f"run  {r.name:<20} {r.finished}  {commit:<18} {shown}")
     return 0
 
 

@@ -21,6 +21,9 @@ LOCKFILE_PATTERNS: tuple[str, ...] = (
 # requirements/base.txt, requirements/dev.in: a common layout for pip-tools users.
 REQUIREMENTS_DIR = "requirements"
 _SKIP_DIRS = frozenset({"node_modules", "__pycache__", "site-packages"})
+# A sub-folder with more entries is data (a flat folder of images), not a project:
+# listing it would make every capture as slow as the folder is large.
+MAX_SUBFOLDER_ENTRIES = 2000
 
 
 def _is_lockfile(name: str, folder: str) -> bool:
@@ -36,10 +39,16 @@ def capture_lockfiles(repo_root: Path) -> dict[str, str]:
     found: dict[str, str] = {}
 
     def scan(folder: Path, prefix: str, depth: int) -> None:
+        entries: list[os.DirEntry[str]] = []
         try:
-            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+            with os.scandir(folder) as it:
+                for entry in it:
+                    entries.append(entry)
+                    if depth and len(entries) > MAX_SUBFOLDER_ENTRIES:
+                        return
         except OSError:
             return
+        entries.sort(key=lambda e: e.name)
         for entry in entries:
             try:
                 if entry.is_file() and _is_lockfile(entry.name, prefix.rstrip("/")):

@@ -1,0 +1,194 @@
+"""Environment capture: interpreter, platform, hardware, packages, lock files, variables.
+
+The document is plain data in a stable key order with sorted collections, so the
+same environment always gives the same bytes and ``git diff`` of two run records
+shows a package bump as one changed line.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from gitrelstate.environment.hardware import capture_hardware
+from gitrelstate.environment.lockfiles import capture_lockfiles
+from gitrelstate.environment.variables import (
+    DEFAULT_PATTERNS,
+    capture_variables,
+    check_key,
+    is_secret_name,
+    load_or_create_secret_key,
+)
+from gitrelstate.errors import RelstateError
+
+__all__ = [
+    "DEFAULT_PATTERNS",
+    "LAYERS",
+    "capture_environment",
+    "find_python",
+    "is_secret_name",
+    "load_or_create_secret_key",
+]
+
+LAYERS = ("interpreter", "platform", "hardware", "packages", "lockfiles", "variables")
+# Generous: a cold venv on a network file system with thousands of packages.
+PROBE_TIMEOUT = 60.0
+# Run in the target interpreter: drop '' from sys.path before anything is imported,
+# so a json.py in the current folder cannot stand in for the standard library,
+# then run the probe's source, passed as an argument.
+_BOOTSTRAP = (
+    "import sys; sys.path[:] = [p for p in sys.path if p]; "
+    "exec(compile(sys.argv[1], 'gitrelstate-probe', 'exec'), {'__name__': '__main__'})"
+)
+_PYTHON_NAME = re.compile(r"(python|pypy)[0-9.]*(\.exe)?", re.IGNORECASE)
+
+
+def capture_environment(
+    *,
+    python: str | None = None,
+    repo_root: Path | None = None,
+    variables: Sequence[str] = (),
+    secret_key: bytes | None = None,
+) -> dict[str, Any]:
+    """The environment a run used, as a plain JSON/YAML-ready dict (keys in ``LAYERS`` order).
+
+    ``python`` names the interpreter the user's command runs (its packages are the
+    ones recorded); None means this process's own interpreter. ``variables`` adds
+    fnmatch patterns to the default list; ``secret_key`` (32 bytes, see
+    ``load_or_create_secret_key``) keys the digests that stand in for secret values.
+    """
+    if secret_key is not None:
+        check_key(secret_key)
+    import threading
+
+    # nvidia-smi and the probe subprocess both mostly wait; let them wait together.
+    hardware: dict[str, Any] = {}
+    worker = threading.Thread(target=lambda: hardware.update(capture_hardware()), daemon=True)
+    worker.start()
+    try:
+        probed = _run_probe(python)
+    finally:
+        worker.join()
+    return {
+        "interpreter": probed["interpreter"],
+        "platform": probed["platform"],
+        "hardware": hardware,
+        "packages": probed["packages"],
+        "lockfiles": capture_lockfiles(repo_root) if repo_root is not None else {},
+        "variables": capture_variables(variables, secret_key),
+    }
+
+
+def _run_probe(python: str | None) -> dict[str, Any]:
+    from gitrelstate.environment import _probe
+
+    if python is None or _same_interpreter(python):
+        return _probe.collect()
+    import json
+    import subprocess
+
+    source = Path(_probe.__file__).read_text(encoding="utf-8")
+    try:
+        proc = subprocess.run(
+            [python, "-c", _BOOTSTRAP, source],
+            capture_output=True,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+            timeout=PROBE_TIMEOUT,
+            check=False,
+        )
+    except OSError as exc:
+        raise RelstateError(
+            f"cannot run the Python interpreter {python!r} ({exc.strerror or exc})",
+            hint="give the path of the interpreter that runs the command",
+        ) from None
+    except subprocess.TimeoutExpired:
+        raise RelstateError(
+            f"{python} did not list its packages within {PROBE_TIMEOUT:.0f} s"
+        ) from None
+    answer = [ln for ln in proc.stdout.splitlines() if ln.startswith(_probe.MARKER)]
+    data: Any = None
+    if proc.returncode == 0 and answer:
+        try:
+            data = json.loads(answer[-1][len(_probe.MARKER) :])
+        except ValueError:
+            data = None
+    if not (isinstance(data, dict) and all(isinstance(data.get(k), dict) for k in _PROBED)):
+        last = (proc.stderr.strip().splitlines() or ["no answer"])[-1]
+        raise RelstateError(
+            f"{python} could not list its packages: {last[:300]}",
+            hint="gitrelstate reads the packages of CPython or PyPy 3.8 or newer",
+        )
+    return data
+
+
+_PROBED = ("interpreter", "platform", "packages")
+
+
+def _same_interpreter(python: str) -> bool:
+    import shutil
+
+    found = shutil.which(python)
+    # Not realpath: a venv's python is a symlink to the base interpreter, yet it
+    # sees other packages.
+    return found is not None and os.path.abspath(found) == os.path.abspath(sys.executable)
+
+
+def find_python(argv: Sequence[str], cwd: Path | None = None) -> str | None:
+    """The interpreter a command line runs: ``python ...``, or a script with a python shebang.
+
+    ``argv[0]`` is looked up on PATH, then relative to ``cwd``. Falls back to
+    ``python3``/``python`` on PATH (what a shell script or a Makefile would most
+    likely run); None when there is none.
+    """
+    import shutil
+
+    if argv:
+        exe = shutil.which(argv[0])
+        if exe is None and cwd is not None and (cwd / argv[0]).is_file():
+            exe = str(cwd / argv[0])
+        if exe is not None:
+            if _PYTHON_NAME.fullmatch(os.path.basename(exe)):
+                return exe
+            interpreter = _shebang_python(Path(exe))
+            if interpreter is not None:
+                return interpreter
+    return shutil.which("python3") or shutil.which("python")
+
+
+def _shebang_python(script: Path) -> str | None:
+    import shlex
+    import shutil
+
+    try:
+        with open(script, "rb") as f:
+            head = f.read(1024).decode("utf-8", "replace").splitlines()
+    except OSError:
+        return None
+    if not head or not head[0].startswith("#!"):
+        return None
+    # pip writes this two-line form when the interpreter path is too long or has spaces.
+    if len(head) > 1 and head[0].strip() == "#!/bin/sh" and head[1].startswith("'''exec' "):
+        words = _split(head[1][len("'''exec' ") :], shlex)
+        return words[0] if words and _PYTHON_NAME.fullmatch(os.path.basename(words[0])) else None
+    words = _split(head[0][2:], shlex)
+    if words and os.path.basename(words[0]) == "env":
+        words = [w for w in words[1:] if not w.startswith("-")]
+        if words and _PYTHON_NAME.fullmatch(words[0]):
+            return shutil.which(words[0])
+        return None
+    if words and _PYTHON_NAME.fullmatch(os.path.basename(words[0])):
+        return words[0]
+    return None
+
+
+def _split(text: str, shlex: Any) -> list[str]:
+    try:
+        return list(shlex.split(text))
+    except ValueError:
+        return text.split()
