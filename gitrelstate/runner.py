@@ -9,7 +9,6 @@ stores the outputs and writes the record.
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import time
 from collections.abc import Mapping, Sequence
@@ -88,26 +87,10 @@ def _now() -> str:
 
 
 def interpreter_for(command: Sequence[str], cwd: Path) -> str | None:
-    """The Python the command runs in: its own executable, a script's shebang, or
-    the first python on PATH (a venv's, when one is active)."""
-    exe = shutil.which(command[0], path=os.environ.get("PATH")) if command else None
-    if exe is None and command and os.path.exists(cwd / command[0]):
-        exe = str(cwd / command[0])
-    if exe:
-        name = os.path.basename(exe)
-        if name.startswith("python"):
-            return exe
-        try:
-            with open(exe, "rb") as f:
-                first = f.readline(200)
-        except OSError:
-            first = b""
-        if first.startswith(b"#!") and b"python" in first:
-            parts = first[2:].decode("utf-8", "replace").split()
-            if parts and os.path.basename(parts[0]) == "env" and len(parts) > 1:
-                return shutil.which(parts[1])
-            return parts[0] if parts else None
-    return shutil.which("python3") or shutil.which("python")
+    """The Python the command runs in (its packages are the ones to record)."""
+    from gitrelstate.environment import find_python
+
+    return find_python(command, cwd)
 
 
 def code_state(repo: Repo) -> dict[str, Any]:
