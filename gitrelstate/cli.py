@@ -131,6 +131,13 @@ def remote_default(name: str, local: bool) -> int:
 
 
 def _transfer_options(func: Any) -> Any:
+    func = click.option(
+        "--run",
+        "runs",
+        multiple=True,
+        metavar="NAME",
+        help="Only the data this recorded run used and made (repeatable).",
+    )(func)
     func = click.option("-j", "--jobs", type=click.IntRange(1, 256), help="Parallel transfers.")(
         func
     )
@@ -142,30 +149,40 @@ def _transfer_options(func: Any) -> Any:
 
 @cli.command()
 @_transfer_options
-def push(paths: tuple[str, ...], remote_name: str | None, jobs: int | None) -> int:
+def push(
+    paths: tuple[str, ...], remote_name: str | None, jobs: int | None, runs: tuple[str, ...]
+) -> int:
     """Upload objects the remote is missing."""
     from gitrelstate.commands.sync import push as run
 
-    return run(_cwd(), paths, remote_name, jobs)
+    return run(_cwd(), paths, remote_name, jobs, runs)
 
 
 @cli.command()
 @_transfer_options
-def fetch(paths: tuple[str, ...], remote_name: str | None, jobs: int | None) -> int:
+def fetch(
+    paths: tuple[str, ...], remote_name: str | None, jobs: int | None, runs: tuple[str, ...]
+) -> int:
     """Download objects the cache is missing (verified by hash)."""
     from gitrelstate.commands.sync import fetch as run
 
-    return run(_cwd(), paths, remote_name, jobs)
+    return run(_cwd(), paths, remote_name, jobs, runs)
 
 
 @cli.command()
 @_transfer_options
 @click.option("-f", "--force", is_flag=True, help="Discard local changes not saved in the cache.")
-def pull(paths: tuple[str, ...], remote_name: str | None, jobs: int | None, force: bool) -> int:
+def pull(
+    paths: tuple[str, ...],
+    remote_name: str | None,
+    jobs: int | None,
+    runs: tuple[str, ...],
+    force: bool,
+) -> int:
     """Fetch, then check out."""
     from gitrelstate.commands.sync import pull as run
 
-    return run(_cwd(), paths, remote_name, jobs, force=force)
+    return run(_cwd(), paths, remote_name, jobs, force=force, runs=runs)
 
 
 @cli.command("run")

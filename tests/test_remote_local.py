@@ -210,3 +210,38 @@ def test_progress_bars_only_on_a_terminal(repo: Path, tmp_path: Path, run: Runne
     run(repo, "remote", "add", "second", str(tmp_path / "store2"))
     quiet = _on_a_terminal(repo, "push", "-r", "second", "--no-progress")
     assert "objects]" not in quiet and "pushed 401" in quiet
+
+
+def test_push_and_pull_only_what_a_run_needs(repo: Path, tmp_path: Path, run: Runner) -> None:
+    import sys
+
+    write_tree(repo / "inputs", {"a.csv": "1,2\n", "b.csv": "3,4\n"})
+    (repo / "unrelated.bin").write_bytes(b"not part of the run")
+    run(repo, "track", "inputs", "unrelated.bin")
+    run(
+        repo,
+        "run",
+        "-n",
+        "stage",
+        "-d",
+        "inputs",
+        "-o",
+        "result.txt",
+        "--",
+        sys.executable,
+        "-c",
+        "open('result.txt','w').write('made')",
+    )
+    store = tmp_path / "store"
+    run(repo, "remote", "add", "origin", str(store))
+    # inputs: 2 files + listing; result.txt: 1 object.
+    assert "pushed 4 object(s)" in run(repo, "push", "--run", "stage").out
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "x")
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(repo), str(clone))
+    run(clone, "pull", "--run", "stage")
+    assert (clone / "result.txt").read_text() == "made"
+    assert (clone / "inputs" / "b.csv").read_text() == "3,4\n"
+    assert not (clone / "unrelated.bin").exists()
+    assert "no run named" in run(repo, "push", "--run", "nope", expect=1).err
