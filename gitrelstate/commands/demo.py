@@ -87,6 +87,31 @@ def demo(keep: Path | None) -> int:
         ui.result("\n(...unless told to discard it)")
         _run(project, "git", "relstate", "checkout", "--force", "data")
         _run(project, "git", "relstate", "status")
+        summarize = (
+            "import glob; rows = sum(len(open(f).readlines()) - 1 "
+            "for f in glob.glob('data/*/*.csv')); open('summary.txt', 'w').write(f'{rows}\\n')"
+        )
+        ui.result("\n(a pipeline stage: every input, output and the environment get recorded)")
+        _run(
+            project,
+            "git",
+            "relstate",
+            "run",
+            "-n",
+            "summarize",
+            "-d",
+            "data",
+            "-o",
+            "summary.txt",
+            "--",
+            sys.executable,
+            "-c",
+            summarize,
+        )
+        _run(project, "git", "relstate", "trace", "summary.txt")
+        _run(project, "git", "add", "-A")
+        _run(project, "git", "commit", "-q", "-m", "Record the summarize stage")
+        _run(project, "git", "relstate", "push")
         _run(base, "git", "clone", "-q", str(project), str(clone))
         _run(clone, "git", "relstate", "pull")
         _run(clone, "git", "relstate", "status")
