@@ -18,9 +18,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from gitrelstate import values
 from gitrelstate.repo import Repo
-from gitrelstate.runner import Execution, StageSpec
+from gitrelstate.runner import Execution, make_spec
 from gitrelstate.state.record import RunRecord, check_run_name
 
 
@@ -68,23 +67,16 @@ def run(
     here = Path(cwd) if cwd is not None else Path.cwd()
     repo = Repo.discover(here)
     repo.require_initialised()
-
-    def rel(p: str) -> str:
-        return repo.relpath(here / p)
-
-    specs = []
-    for spec in params:
-        file, keys = values.parse_param_spec(spec)
-        specs.append((rel(file), tuple(keys)))
-    stage = StageSpec(
-        name=name,
-        command=_script_command(repo),
-        wdir=repo.relpath(here) or ".",
-        deps=tuple(rel(d) for d in deps),
-        outs=tuple(rel(o) for o in outs),
-        metrics=tuple(rel(m) for m in metrics),
-        params=tuple(specs),
-        variables=tuple(variables),
+    stage = make_spec(
+        repo,
+        here,
+        name,
+        _script_command(repo),
+        deps=deps,
+        outs=outs,
+        metrics=metrics,
+        params=params,
+        variables=variables,
     )
     execution = Execution(repo, stage, in_process=True)
     handle = RunHandle(execution)

@@ -40,6 +40,40 @@ class StageSpec:
     variables: tuple[str, ...] = ()
 
 
+def make_spec(
+    repo: Repo,
+    here: Path,
+    name: str,
+    command: Sequence[str],
+    *,
+    deps: Sequence[str] = (),
+    outs: Sequence[str] = (),
+    metrics: Sequence[str] = (),
+    params: Sequence[str] = (),
+    variables: Sequence[str] = (),
+    wdir: str | None = None,
+) -> StageSpec:
+    """A stage from user-given paths (relative to ``here``) and ``FILE[:KEY,...]`` params."""
+
+    def rel(p: str) -> str:
+        return repo.relpath(here / p)
+
+    param_specs = []
+    for spec in params:
+        file, keys = values.parse_param_spec(spec)
+        param_specs.append((rel(file), tuple(keys)))
+    return StageSpec(
+        name=check_run_name(name),
+        command=tuple(command),
+        wdir=(rel(wdir) if wdir else repo.relpath(here)) or ".",
+        deps=tuple(rel(d) for d in deps),
+        outs=tuple(rel(o) for o in outs),
+        metrics=tuple(rel(m) for m in metrics),
+        params=tuple(param_specs),
+        variables=tuple(variables),
+    )
+
+
 def record_path(repo: Repo, name: str) -> Path:
     return repo.root / RUNS_DIR / f"{name}.yaml"
 

@@ -7,7 +7,7 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
-from gitrelstate import runner, ui, values
+from gitrelstate import runner, ui
 from gitrelstate.errors import RelstateError
 from gitrelstate.repo import Repo
 from gitrelstate.state.record import check_run_name
@@ -34,23 +34,17 @@ def run_stage(
             hint=f"git relstate run -n {name} -d DEP -o OUT -- python train.py "
             f"(or 'git relstate run {name}' to re-run a recorded stage)",
         )
-
-    def rel(p: str) -> str:
-        return repo.relpath(cwd / p)
-
-    param_specs = []
-    for spec in params:
-        file, keys = values.parse_param_spec(spec)
-        param_specs.append((rel(file), tuple(keys)))
-    stage = runner.StageSpec(
-        name=name,
-        command=tuple(command),
-        wdir=(rel(wdir) if wdir else repo.relpath(cwd)) or ".",
-        deps=tuple(rel(d) for d in deps),
-        outs=tuple(rel(o) for o in outs),
-        metrics=tuple(rel(m) for m in metrics),
-        params=tuple(param_specs),
-        variables=tuple(variables),
+    stage = runner.make_spec(
+        repo,
+        cwd,
+        name,
+        command,
+        deps=deps,
+        outs=outs,
+        metrics=metrics,
+        params=params,
+        variables=variables,
+        wdir=wdir,
     )
     try:
         return _execute(repo, stage)
