@@ -18,6 +18,7 @@ from gitrelstate.state import yamlio
 from gitrelstate.state.pointer import SUFFIX
 
 STATE_DIR = ".relstate"
+RUNS_DIR = f"{STATE_DIR}/runs"
 CONFIG = "config.yaml"
 LOCAL_CONFIG = "config.local.yaml"
 

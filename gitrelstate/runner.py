@@ -19,11 +19,11 @@ from typing import Any
 
 from gitrelstate import fsutil, git, gitignore, hashing, pointers, tracking, ui, values
 from gitrelstate.errors import RelstateError
-from gitrelstate.repo import STATE_DIR, Repo
+from gitrelstate.repo import RUNS_DIR, Repo
 from gitrelstate.state import yamlio
 from gitrelstate.state.record import Artifact, RunRecord, check_run_name
 
-RUNS_DIR = f"{STATE_DIR}/runs"
+__all__ = ["RUNS_DIR", "Execution", "StageSpec", "make_spec"]
 
 
 @dataclass(frozen=True)
@@ -133,9 +133,7 @@ def code_state(repo: Repo) -> dict[str, Any]:
     branch = git.run(repo.root, ["branch", "--show-current"], check=False).strip() or None
     state: dict[str, Any] = {"commit": commit, "branch": branch}
     diff = (
-        git.run_bytes(
-            repo.root, ["diff", "HEAD", "--binary", "--", ".", f":(exclude){STATE_DIR}/runs"]
-        )
+        git.run_bytes(repo.root, ["diff", "HEAD", "--binary", "--", ".", f":(exclude){RUNS_DIR}"])
         if commit
         else b""
     )

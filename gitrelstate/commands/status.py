@@ -10,7 +10,7 @@ from typing import Any
 from gitrelstate import ui
 from gitrelstate.compare import Comparison, compare
 from gitrelstate.pointers import Tracked
-from gitrelstate.repo import Repo
+from gitrelstate.repo import RUNS_DIR, Repo
 from gitrelstate.selection import select_tracked
 
 SHOW_AT_MOST = 50
@@ -60,6 +60,8 @@ def status(
 
 def _run_states(repo: Repo) -> list[tuple[str, list[str]]]:
     """Each recorded run and why it no longer matches the work tree (if it does not)."""
+    if not (repo.root / RUNS_DIR).is_dir():
+        return []  # and 'status' need not import the run machinery
     from gitrelstate import runner
 
     return [(r.name, runner.stale_reasons(repo, r)) for r in runner.all_records(repo)]
