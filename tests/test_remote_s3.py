@@ -187,3 +187,21 @@ def test_gcs_round_trip(tmp_path: Path, run: Runner, gcs_server: GCSServer) -> N
     result = relstate(clone, "pull")
     assert result.code == 0, result.err
     assert read_tree(clone / "data") == read_tree(repo / "data")
+
+
+@pytest.mark.slow
+def test_large_multipart_push_exits_cleanly(
+    tmp_path: Path, run: Runner, s3_server: S3Server
+) -> None:
+    """Two 1 GiB files: obstore uploads them in parts; the process must exit 0 (it once
+    died with SIGABRT while shutting down after such a push)."""
+    repo = make_repo(tmp_path / "repo", run)
+    for name in ("a.bin", "b.bin"):
+        with open(repo / name, "wb") as f:
+            for _ in range(64):
+                f.write(os.urandom(16 * 1024 * 1024))
+    run(repo, "track", "a.bin", "b.bin")
+    _s3_remote(repo, run, s3_server)
+    result = relstate(repo, "push")
+    assert result.code == 0, result.err
+    assert "pushed 2 object(s)" in result.out
