@@ -121,28 +121,16 @@ class ObstoreBackend:
     def upload(self, items: Sequence[Upload], jobs: int, advance: Advance) -> Failures:
         import obstore
 
-        failures: Failures = []
-        breaker = Breaker()
-
         async def put(item: Upload) -> None:
-            if breaker.tripped:
-                failures.append((item.hex, breaker.last or RuntimeError("gave up")))
-                return
-            try:
-                if item.read is not None:
-                    payload: bytes | Path = item.read()
-                else:
-                    assert item.path is not None
-                    payload = item.path
-                await obstore.put_async(self.store, self._key(item.hex), payload)
-                breaker.record(None)
-            except Exception as exc:
-                breaker.record(exc)
-                failures.append((item.hex, exc))
+            if item.read is not None:
+                payload: bytes | Path = item.read()
+            else:
+                assert item.path is not None
+                payload = item.path
+            await obstore.put_async(self.store, self._key(item.hex), payload)
             advance(1, item.size)
 
-        _run_all(items, put, jobs)
-        return failures
+        return _guarded_batch(items, put, jobs)
 
     def download(
         self,
@@ -154,33 +142,21 @@ class ObstoreBackend:
     ) -> Failures:
         import obstore
 
-        failures: Failures = []
-        breaker = Breaker()
-
         async def get(item: Download) -> None:
-            if breaker.tripped:
-                failures.append((item.hex, breaker.last or RuntimeError("gave up")))
-                return
-            try:
-                result = await obstore.get_async(self.store, self._key(item.hex))
-                if item.size is not None and item.size <= IN_MEMORY:
-                    data = bytes(await result.bytes_async())
-                    # Hashing a small object takes microseconds: no thread hop.
-                    receive(item.hex, data)
-                else:
-                    tmp = tmp_path()
-                    with open(tmp, "wb") as f:
-                        async for chunk in result.stream(min_chunk_size=8 * 1024 * 1024):
-                            f.write(chunk)
-                    await asyncio.to_thread(receive, item.hex, tmp)
-                breaker.record(None)
-            except Exception as exc:
-                breaker.record(exc)
-                failures.append((item.hex, exc))
+            result = await obstore.get_async(self.store, self._key(item.hex))
+            if item.size is not None and item.size <= IN_MEMORY:
+                data = bytes(await result.bytes_async())
+                # Hashing a small object takes microseconds: no thread hop.
+                receive(item.hex, data)
+            else:
+                tmp = tmp_path()
+                with open(tmp, "wb") as f:
+                    async for chunk in result.stream(min_chunk_size=8 * 1024 * 1024):
+                        f.write(chunk)
+                await asyncio.to_thread(receive, item.hex, tmp)
             advance(1, item.size or 0)
 
-        _run_all(items, get, jobs)
-        return failures
+        return _guarded_batch(items, get, jobs)
 
     def open(self, hex_: str) -> BinaryIO:
         import obstore
@@ -196,6 +172,30 @@ class ObstoreBackend:
 
 T = TypeVar("T")
 R = TypeVar("R")
+Item = TypeVar("Item", Upload, Download)
+
+
+def _guarded_batch(
+    items: Sequence[Item], work: Callable[[Item], Awaitable[None]], jobs: int
+) -> Failures:
+    """Run ``work`` over ``items``, collecting failures; stop starting new ones once the
+    breaker trips (the remote is down) instead of waiting out every object's retries."""
+    failures: Failures = []
+    breaker = Breaker()
+
+    async def guarded(item: Item) -> None:
+        if breaker.tripped:
+            failures.append((item.hex, breaker.last or RuntimeError("gave up")))
+            return
+        try:
+            await work(item)
+            breaker.record(None)
+        except Exception as exc:
+            breaker.record(exc)
+            failures.append((item.hex, exc))
+
+    _run_all(items, guarded, jobs)
+    return failures
 
 
 def _run_all(items: Sequence[T], work: Callable[[T], Awaitable[R]], jobs: int) -> list[R]:
