@@ -31,6 +31,10 @@ from gitrelstate.backends.base import (
 from gitrelstate.hashing import ALGO
 
 HEAD_THRESHOLD = 256
+# Large objects move a few at a time, each with a few parts in flight: memory is
+# bounded in total (about LARGE_IN_FLIGHT x PART_CONCURRENCY x 5 MiB), not per file.
+LARGE_IN_FLIGHT = 4
+PART_CONCURRENCY = 4
 _S3_KEYS = {
     "key": "access_key_id",
     "aws_access_key_id": "access_key_id",
@@ -121,13 +125,20 @@ class ObstoreBackend:
     def upload(self, items: Sequence[Upload], jobs: int, advance: Advance) -> Failures:
         import obstore
 
+        large = asyncio.Semaphore(LARGE_IN_FLIGHT)
+
         async def put(item: Upload) -> None:
             if item.read is not None:
-                payload: bytes | Path = item.read()
+                await obstore.put_async(self.store, self._key(item.hex), item.read())
             else:
                 assert item.path is not None
-                payload = item.path
-            await obstore.put_async(self.store, self._key(item.hex), payload)
+                async with large:
+                    await obstore.put_async(
+                        self.store,
+                        self._key(item.hex),
+                        item.path,
+                        max_concurrency=PART_CONCURRENCY,
+                    )
             advance(1, item.size)
 
         return _guarded_batch(items, put, jobs)
@@ -142,18 +153,24 @@ class ObstoreBackend:
     ) -> Failures:
         import obstore
 
+        large = asyncio.Semaphore(LARGE_IN_FLIGHT)
+
         async def get(item: Download) -> None:
-            result = await obstore.get_async(self.store, self._key(item.hex))
             if item.size is not None and item.size <= IN_MEMORY:
+                result = await obstore.get_async(self.store, self._key(item.hex))
                 data = bytes(await result.bytes_async())
                 # Hashing a small object takes microseconds: no thread hop.
                 receive(item.hex, data)
             else:
-                tmp = tmp_path()
-                with open(tmp, "wb") as f:
-                    async for chunk in result.stream(min_chunk_size=8 * 1024 * 1024):
-                        f.write(chunk)
-                await asyncio.to_thread(receive, item.hex, tmp)
+                async with large:
+                    result = await obstore.get_async(self.store, self._key(item.hex))
+                    tmp = tmp_path()
+                    with open(tmp, "wb") as f:
+                        async for chunk in result.stream(min_chunk_size=8 * 1024 * 1024):
+                            # Off the event loop: a slow disk must not stall the
+                            # other transfers (nor let their buffers pile up).
+                            await asyncio.to_thread(f.write, chunk)
+                    await asyncio.to_thread(receive, item.hex, tmp)
             advance(1, item.size or 0)
 
         return _guarded_batch(items, get, jobs)
