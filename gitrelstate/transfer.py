@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gitrelstate import hashing, pointers, ui
-from gitrelstate.backends.base import Download, Failures, Upload
+from gitrelstate.backends.base import Download, Failures, Fetched, Upload
 from gitrelstate.errors import IntegrityError, RelstateError, RemoteError
 from gitrelstate.objects import ObjectStore
 from gitrelstate.pointers import Tracked
@@ -164,7 +164,7 @@ def push(repo: Repo, remote: Remote, tracked: Sequence[Tracked], jobs: int) -> t
 
 def _verified_receiver(
     store: ObjectStore, remote: Remote, keep: dict[str, bytes] | None = None
-) -> Callable[[str, bytes | Path], None]:
+) -> Callable[[str, bytes | Path | Fetched], None]:
     """Check each downloaded object's hash before it enters the cache (or ``keep``)."""
 
     def corrupt(hex_: str, actual: str) -> IntegrityError:
@@ -174,19 +174,23 @@ def _verified_receiver(
             hint="push it again from a clone that has a good copy",
         )
 
-    def receive(hex_: str, payload: bytes | Path) -> None:
-        if isinstance(payload, Path):
+    def receive(hex_: str, payload: bytes | Path | Fetched) -> None:
+        if isinstance(payload, (Path, Fetched)):
+            path = payload.path if isinstance(payload, Fetched) else payload
             try:
-                actual = hashing.hash_file(payload)[0]
+                if isinstance(payload, Fetched):
+                    actual = payload.actual  # hashed while it streamed in
+                else:
+                    actual = hashing.hash_file(path)[0]
                 if actual != hex_:
                     raise corrupt(hex_, actual)
                 if keep is not None:
-                    keep[hex_] = payload.read_bytes()
+                    keep[hex_] = path.read_bytes()
                 else:
-                    store.install(payload, hex_)
+                    store.install(path, hex_)
             finally:
                 with contextlib.suppress(FileNotFoundError):
-                    os.unlink(payload)
+                    os.unlink(path)
             return
         actual = hashing.hash_bytes(payload)
         if actual != hex_:

@@ -205,3 +205,31 @@ def test_large_multipart_push_exits_cleanly(
     result = relstate(repo, "push")
     assert result.code == 0, result.err
     assert "pushed 2 object(s)" in result.out
+
+
+def test_corrupt_large_object_streamed_from_s3_is_refused(
+    tmp_path: Path, run: Runner, s3_server: S3Server
+) -> None:
+    """Objects over 1 MiB stream to a temp file, hashed on the way: still verified."""
+    repo = make_repo(tmp_path / "repo", run)
+    content = os.urandom(2 * 1024 * 1024 + 5)
+    (repo / "big.bin").write_bytes(content)
+    run(repo, "track", "big.bin")
+    bucket = _s3_remote(repo, run, s3_server)
+    run(repo, "push")
+    hex_ = hashing.hash_bytes(content)
+    s3_server.fs().pipe_file(
+        f"{bucket}/team/data/blake3/{hex_[:2]}/{hex_[2:]}", os.urandom(len(content))
+    )
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "x")
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(repo), str(clone))
+    (clone / ".relstate" / "config.local.yaml").write_text(
+        (repo / ".relstate" / "config.local.yaml").read_text()
+    )
+    result = run(clone, "pull", expect=1)
+    assert "corrupt" in result.err and hex_[:16] in result.err
+    assert not (clone / "big.bin").exists()
+    tmp = clone / ".git" / "relstate" / "cache" / "tmp"
+    assert not tmp.exists() or not list(tmp.iterdir())

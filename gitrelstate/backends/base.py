@@ -76,8 +76,17 @@ class Breaker:
             self.last = exc
 
 
-# receive(hex, payload) gets the bytes, or the path of a complete temp file.
-Receiver = Callable[[str, "bytes | Path"], None]
+@dataclass(frozen=True)
+class Fetched:
+    """A complete temp file and the hash of the bytes written into it (hashed while
+    streaming, so the file need not be read again to verify it)."""
+
+    path: Path
+    actual: str
+
+
+# receive(hex, payload) gets the bytes, the path of a complete temp file, or a Fetched.
+Receiver = Callable[[str, "bytes | Path | Fetched"], None]
 Advance = Callable[[int, int], None]  # (objects, bytes) done
 Failures = list[tuple[str, BaseException]]
 

@@ -23,6 +23,7 @@ from gitrelstate.backends.base import (
     Breaker,
     Download,
     Failures,
+    Fetched,
     Receiver,
     Upload,
     hexes_from_keys,
@@ -152,6 +153,7 @@ class ObstoreBackend:
         advance: Advance,
     ) -> Failures:
         import obstore
+        from blake3 import blake3
 
         large = asyncio.Semaphore(LARGE_IN_FLIGHT)
 
@@ -165,12 +167,19 @@ class ObstoreBackend:
                 async with large:
                     result = await obstore.get_async(self.store, self._key(item.hex))
                     tmp = tmp_path()
+                    hasher = blake3(max_threads=blake3.AUTO)
                     with open(tmp, "wb") as f:
+
+                        def take(chunk: Any) -> None:
+                            f.write(chunk)
+                            hasher.update(chunk)
+
                         async for chunk in result.stream(min_chunk_size=8 * 1024 * 1024):
                             # Off the event loop: a slow disk must not stall the
                             # other transfers (nor let their buffers pile up).
-                            await asyncio.to_thread(f.write, chunk)
-                    await asyncio.to_thread(receive, item.hex, tmp)
+                            await asyncio.to_thread(take, chunk)
+                    fetched = Fetched(tmp, str(hasher.hexdigest()))
+                    await asyncio.to_thread(receive, item.hex, fetched)
             advance(1, item.size or 0)
 
         return _guarded_batch(items, get, jobs)
