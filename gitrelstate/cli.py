@@ -94,13 +94,26 @@ def remote() -> None:
 )
 @click.option("--local", is_flag=True, help="Write to config.local.yaml (git-ignored).")
 @click.option("-f", "--force", is_flag=True, help="Replace an existing remote of that name.")
+@click.option(
+    "--client",
+    type=click.Choice(["auto", "obstore", "fsspec"]),
+    help="Library that moves the bytes (default auto: obstore for S3 where it can).",
+)
 def remote_add(
-    name: str, url: str, make_default: bool, options: tuple[str, ...], local: bool, force: bool
+    name: str,
+    url: str,
+    make_default: bool,
+    options: tuple[str, ...],
+    local: bool,
+    force: bool,
+    client: str | None,
 ) -> int:
     """Add a remote."""
     from gitrelstate.commands.remote import remote_add as run
 
-    return run(_cwd(), name, url, options, default=make_default, local=local, force=force)
+    return run(
+        _cwd(), name, url, options, default=make_default, local=local, force=force, client=client
+    )
 
 
 @remote.command("list")

@@ -33,8 +33,18 @@ def _s3_remote(repo: Path, run: Runner, s3: S3Server, client: str = "auto") -> s
         f"secret={s3.secret}",
     )
     if client != "auto":
-        cfg = repo / ".relstate" / "config.yaml"
-        cfg.write_text(cfg.read_text().replace(f"url: {url}", f"url: {url}\n    client: {client}"))
+        run(
+            repo,
+            "remote",
+            "add",
+            "origin",
+            url,
+            "-o",
+            f"endpoint_url={s3.endpoint_url}",
+            "--client",
+            client,
+            "--force",
+        )
     return bucket
 
 
@@ -54,6 +64,11 @@ def test_s3_round_trip_to_a_fresh_clone(
     _dataset(repo)
     run(repo, "track", "data", "model.bin")
     bucket = _s3_remote(repo, run, s3_server, client)
+    from gitrelstate.commands.sync import resolve_remote
+    from gitrelstate.repo import Repo
+
+    backend = resolve_remote(Repo.discover(repo), None).backend
+    assert backend.kind.startswith("obstore" if client == "auto" else "fsspec (S3FileSystem")
     assert "pushed 152 object(s)" in run(repo, "push").out
     assert "everything is already on" in run(repo, "push").out
     keys = s3_server.fs().find(f"{bucket}/team/data/blake3")

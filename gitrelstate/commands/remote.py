@@ -61,6 +61,7 @@ def remote_add(
     default: bool,
     local: bool,
     force: bool,
+    client: str | None = None,
 ) -> int:
     repo = Repo.discover(cwd)
     repo.require_initialised()
@@ -97,6 +98,8 @@ def remote_add(
             _set_dotted(opts, key, value)
         if opts:
             spec["options"] = opts
+        if client is not None:
+            spec["client"] = client
         remotes[name] = spec
         first = repo.config.default_remote is None
         if default or first:
