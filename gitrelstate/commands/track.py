@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -90,6 +91,6 @@ def _track_one(repo: Repo, rel: str, previous: pointers.Tracked | None) -> None:
         ui.echo(f"tracked {rel} ({what}{ui.human_size(snap.size)}) -> {pointer_rel}")
         folder = rel.rpartition("/")[0]
         ignore_file = f"{folder}/.gitignore" if folder else ".gitignore"
-        ui.echo(f"hint: git add {pointer_rel} {ignore_file}")
+        ui.echo(f"hint: git add {shlex.quote(pointer_rel)} {shlex.quote(ignore_file)}")
     else:
         ui.echo(f"{rel} unchanged ({what}{ui.human_size(snap.size)})")

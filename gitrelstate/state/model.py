@@ -12,6 +12,15 @@ from gitrelstate.state import FORMAT_VERSION
 HASH_ALGO = "blake3"
 _HASH_RE = re.compile(r"blake3:[0-9a-f]{64}")
 HEADER_KEYS = ("relstate", "kind")
+_TYPE_NAMES = {
+    dict: "a mapping",
+    list: "a list",
+    str: "a string",
+    int: "an integer",
+    float: "a number",
+    bool: "true or false",
+    type(None): "empty",
+}
 
 
 def check_header(data: object, source: str, kind: str) -> dict[str, Any]:
@@ -60,8 +69,9 @@ def check_type(value: Any, key: str, types: type | tuple[type, ...], source: str
     # bool is an int in Python; a size of 'true' is still wrong.
     ok = False if isinstance(value, bool) and bool not in wanted else isinstance(value, wanted)
     if not ok:
-        names = " or ".join(t.__name__ for t in wanted)
-        raise StateFileError(f"{source}: '{key}' must be {names}, got {type(value).__name__}")
+        names = " or ".join(_TYPE_NAMES.get(t, t.__name__) for t in wanted)
+        got = _TYPE_NAMES.get(type(value), type(value).__name__)
+        raise StateFileError(f"{source}: '{key}' must be {names}, got {got}")
     return value
 
 
