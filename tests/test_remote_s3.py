@@ -48,6 +48,15 @@ def _s3_remote(repo: Path, run: Runner, s3: S3Server, client: str = "auto") -> s
     return bucket
 
 
+def _clone_with_credentials(repo: Path, clone: Path) -> Path:
+    """A fresh clone, given this machine's git-ignored credentials by hand (as a user would)."""
+    git(clone.parent, "clone", "-q", str(repo), str(clone))
+    (clone / ".relstate" / "config.local.yaml").write_text(
+        (repo / ".relstate" / "config.local.yaml").read_text()
+    )
+    return clone
+
+
 def _dataset(repo: Path) -> None:
     write_tree(repo / "data", {f"shard-{i:03d}.bin": os.urandom(2048 + i) for i in range(150)})
     (repo / "model.bin").write_bytes(os.urandom(3 * 1024 * 1024 + 17))
@@ -104,11 +113,7 @@ def test_corrupt_object_on_s3_is_refused(
     s3_server.fs().pipe_file(f"{bucket}/team/data/blake3/{hex_[:2]}/{hex_[2:]}", b"evil content!!!")
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "x")
-    clone = tmp_path / "clone"
-    git(tmp_path, "clone", "-q", str(repo), str(clone))
-    (clone / ".relstate" / "config.local.yaml").write_text(
-        (repo / ".relstate" / "config.local.yaml").read_text()
-    )
+    clone = _clone_with_credentials(repo, tmp_path / "clone")
     result = run(clone, "pull", expect=1)
     assert "corrupt" in result.err and hex_[:16] in result.err and "origin" in result.err
     assert not (clone / "f.bin").exists()
@@ -194,11 +199,7 @@ def test_gcs_round_trip(tmp_path: Path, run: Runner, gcs_server: GCSServer) -> N
     assert "pushed 152 object(s)" in run(repo, "push").out
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "data")
-    clone = tmp_path / "clone"
-    git(tmp_path, "clone", "-q", str(repo), str(clone))
-    (clone / ".relstate" / "config.local.yaml").write_text(
-        (repo / ".relstate" / "config.local.yaml").read_text()
-    )
+    clone = _clone_with_credentials(repo, tmp_path / "clone")
     result = relstate(clone, "pull")
     assert result.code == 0, result.err
     assert read_tree(clone / "data") == read_tree(repo / "data")
@@ -238,11 +239,7 @@ def test_corrupt_large_object_streamed_from_s3_is_refused(
     )
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "x")
-    clone = tmp_path / "clone"
-    git(tmp_path, "clone", "-q", str(repo), str(clone))
-    (clone / ".relstate" / "config.local.yaml").write_text(
-        (repo / ".relstate" / "config.local.yaml").read_text()
-    )
+    clone = _clone_with_credentials(repo, tmp_path / "clone")
     result = run(clone, "pull", expect=1)
     assert "corrupt" in result.err and hex_[:16] in result.err
     assert not (clone / "big.bin").exists()
