@@ -104,10 +104,11 @@ def pull(
     if runs and not paths:
         # Check out the tracked data those runs touched (as the pointers say now).
         repo = Repo.discover(cwd)
+        records = [runner.load_record(repo, name) for name in runs]
         run_paths = {
             str(repo.abspath(a.path))
-            for name in runs
-            for a in (*runner.load_record(repo, name).deps, *runner.load_record(repo, name).outs)
+            for record in records
+            for a in (*record.deps, *record.outs)
             if repo.abspath(pointers.pointer_rel_for(a.path)).exists()
         }
         paths = sorted(run_paths)
