@@ -145,6 +145,13 @@ def remote_default(name: str, local: bool) -> int:
 
 def _transfer_options(func: Any) -> Any:
     func = click.option(
+        "--release",
+        "release_names",
+        multiple=True,
+        metavar="NAME",
+        help="Only the data this release binds (repeatable).",
+    )(func)
+    func = click.option(
         "--run",
         "runs",
         multiple=True,
@@ -163,23 +170,31 @@ def _transfer_options(func: Any) -> Any:
 @cli.command()
 @_transfer_options
 def push(
-    paths: tuple[str, ...], remote_name: str | None, jobs: int | None, runs: tuple[str, ...]
+    paths: tuple[str, ...],
+    remote_name: str | None,
+    jobs: int | None,
+    runs: tuple[str, ...],
+    release_names: tuple[str, ...],
 ) -> int:
     """Upload objects the remote is missing."""
     from gitrelstate.commands.sync import push as run
 
-    return run(_cwd(), paths, remote_name, jobs, runs)
+    return run(_cwd(), paths, remote_name, jobs, runs, release_names)
 
 
 @cli.command()
 @_transfer_options
 def fetch(
-    paths: tuple[str, ...], remote_name: str | None, jobs: int | None, runs: tuple[str, ...]
+    paths: tuple[str, ...],
+    remote_name: str | None,
+    jobs: int | None,
+    runs: tuple[str, ...],
+    release_names: tuple[str, ...],
 ) -> int:
     """Download objects the cache is missing (verified by hash)."""
     from gitrelstate.commands.sync import fetch as run
 
-    return run(_cwd(), paths, remote_name, jobs, runs)
+    return run(_cwd(), paths, remote_name, jobs, runs, release_names)
 
 
 @cli.command()
@@ -190,12 +205,15 @@ def pull(
     remote_name: str | None,
     jobs: int | None,
     runs: tuple[str, ...],
+    release_names: tuple[str, ...],
     force: bool,
 ) -> int:
     """Fetch, then check out."""
     from gitrelstate.commands.sync import pull as run
 
-    return run(_cwd(), paths, remote_name, jobs, force=force, runs=runs)
+    return run(
+        _cwd(), paths, remote_name, jobs, force=force, runs=runs, release_names=release_names
+    )
 
 
 @cli.command("run")
@@ -237,10 +255,44 @@ def run_command(
     )
 
 
+@cli.command()
+@click.argument("name")
+@click.option(
+    "--run", "runs", multiple=True, metavar="NAME", help="Bind this run (repeatable; default all)."
+)
+@click.option("--model", metavar="PATH|URI", help="The model: a tracked path or models:/NAME/VER.")
+@click.option("-m", "--message", default="", help="Why this release.")
+@click.option("--tag", is_flag=True, help="Also create the annotated git tag relstate/NAME.")
+@click.option("--sign", is_flag=True, help="Sign that tag with your git signing setup.")
+@click.option("--allow-dirty", is_flag=True, help="Release uncommitted code (recorded as dirty).")
+def release(
+    name: str,
+    runs: tuple[str, ...],
+    model: str | None,
+    message: str,
+    tag: bool,
+    sign: bool,
+    allow_dirty: bool,
+) -> int:
+    """Fix the current state as the immutable release NAME (.relstate/releases/NAME.yaml)."""
+    from gitrelstate.commands.release import release as run
+
+    return run(
+        _cwd(),
+        name,
+        runs=runs,
+        model=model,
+        message=message,
+        allow_dirty=allow_dirty,
+        tag=tag,
+        sign=sign,
+    )
+
+
 @cli.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def list_command(as_json: bool) -> int:
-    """List recorded runs (newest first)."""
+    """List releases and recorded runs (newest first)."""
     from gitrelstate.commands.show import list_states as run
 
     return run(_cwd(), as_json=as_json)
@@ -250,7 +302,7 @@ def list_command(as_json: bool) -> int:
 @click.argument("ref")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (the audit export).")
 def show(ref: str, as_json: bool) -> int:
-    """Show one recorded state in full (a run name, or the latest run at a git revision)."""
+    """Show one state in full: a release, a run, or the latest run at a git revision."""
     from gitrelstate.commands.show import show_state as run
 
     return run(_cwd(), ref, as_json=as_json)
@@ -320,6 +372,39 @@ def demo(keep: str | None) -> int:
     from gitrelstate.commands.demo import demo as run
 
     return run(Path(keep) if keep else None)
+
+
+# -- git hooks (gitrelstate.commands.hooks) -----------------------------------
+
+
+@cli.command()
+@click.option("-f", "--force", is_flag=True, help="Replace hooks even if they look foreign.")
+def install(force: bool) -> int:
+    """Install the git hooks (pre-commit, post-commit, pre-push, post-checkout)."""
+    from gitrelstate.commands.hooks import install as run
+
+    return run(_cwd(), force=force)
+
+
+@cli.command()
+def uninstall() -> int:
+    """Remove the git hooks (restoring any hook they chained)."""
+    from gitrelstate.commands.hooks import uninstall as run
+
+    return run(_cwd())
+
+
+@cli.command(hidden=True, context_settings={"ignore_unknown_options": True})
+@click.argument("name")
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def hook(name: str, args: tuple[str, ...]) -> int:
+    """Called by the installed hook shims: git relstate hook NAME [ARGS...]."""
+    from gitrelstate.commands.hooks import hook as run
+
+    return run(_cwd(), name, args)
+
+
+# -- end of git hooks ------------------------------------------------------------
 
 
 def _print_error(exc: RelstateError) -> None:

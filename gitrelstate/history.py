@@ -41,6 +41,36 @@ def recorded_pointers(repo: Repo, revs: Sequence[str], *, work_tree: bool) -> li
     return list(found.values())
 
 
+def release_pointers(repo: Repo, revs: Sequence[str], *, work_tree: bool) -> list[Recorded]:
+    """The content every release file in ``revs`` (and, with ``work_tree``, in the work
+    tree) binds, as pointers: a release keeps its objects alive even after the
+    pointers that once named them are gone from every branch."""
+    from gitrelstate.state.release import RELEASES_DIR, Release
+
+    docs: list[tuple[str, bytes]] = []
+    if revs and git.has_commits(repo.root):
+        blobs = git.blobs_matching(repo.root, revs, ".yaml")
+        wanted = {sha: path for sha, path in blobs.items() if path.startswith(RELEASES_DIR + "/")}
+        for sha, raw in git.read_blobs(repo.root, list(wanted)).items():
+            docs.append((f"{wanted[sha]} (in history)", raw))
+    if work_tree:
+        folder = repo.abspath(RELEASES_DIR)
+        if folder.is_dir():
+            for path in sorted(folder.glob("*.yaml")):
+                docs.append((f"{RELEASES_DIR}/{path.name}", path.read_bytes()))
+    found: dict[str, Recorded] = {}
+    for where, raw in docs:
+        try:
+            release = Release.from_dict(yamlio.loads(raw.decode("utf-8"), where), where)
+        except (RelstateError, UnicodeDecodeError):
+            continue
+        for artifact in release.artifacts():
+            name = artifact.path.rpartition("/")[2]
+            pointer = DataPointer(name, artifact.hash, artifact.size, artifact.nfiles)
+            found.setdefault(pointer.hash, Recorded(f"{where}: {artifact.path}", pointer))
+    return list(found.values())
+
+
 @dataclass
 class ObjectSet:
     """Every object a set of pointers needs; listings whose content is unknown are noted."""

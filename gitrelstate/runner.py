@@ -19,8 +19,9 @@ from typing import Any
 
 from gitrelstate import fsutil, git, gitignore, hashing, pointers, tracking, ui, values
 from gitrelstate.errors import RelstateError
-from gitrelstate.repo import RUNS_DIR, Repo
+from gitrelstate.repo import RUNS_DIR, STATE_DIR, Repo
 from gitrelstate.state import yamlio
+from gitrelstate.state.pointer import SUFFIX
 from gitrelstate.state.record import Artifact, RunRecord, check_run_name
 
 __all__ = ["RUNS_DIR", "Execution", "StageSpec", "make_spec"]
@@ -127,19 +128,30 @@ def interpreter_for(command: Sequence[str], cwd: Path) -> str | None:
     return find_python(command, cwd)
 
 
+# State files (records, pointers, the .gitignore entries track writes) are not
+# code: they are what gitrelstate itself writes around a run.
+NOT_CODE = (
+    f":(exclude){STATE_DIR}",
+    f":(exclude,glob)**/*{SUFFIX}",
+    ":(exclude,glob)**/.gitignore",
+)
+
+
+def code_diff_digest(repo: Repo, *revs: str) -> str | None:
+    """Digest of ``git diff REVS`` over code files (None when there is no difference)."""
+    diff = git.run_bytes(repo.root, ["diff", *revs, "--binary", "--", ".", *NOT_CODE])
+    return hashing.content_id(hashing.hash_bytes(diff)) if diff else None
+
+
 def code_state(repo: Repo) -> dict[str, Any]:
-    """Commit, branch, and — when tracked files differ from it — a digest of the diff."""
+    """Commit, branch, and — when tracked code differs from it — a digest of the diff."""
     commit = git.head_commit(repo.root)
     branch = git.run(repo.root, ["branch", "--show-current"], check=False).strip() or None
     state: dict[str, Any] = {"commit": commit, "branch": branch}
-    diff = (
-        git.run_bytes(repo.root, ["diff", "HEAD", "--binary", "--", ".", f":(exclude){RUNS_DIR}"])
-        if commit
-        else b""
-    )
-    state["dirty"] = bool(diff)
-    if diff:
-        state["diff"] = hashing.content_id(hashing.hash_bytes(diff))
+    digest = code_diff_digest(repo, "HEAD") if commit else None
+    state["dirty"] = digest is not None
+    if digest:
+        state["diff"] = digest
     return state
 
 

@@ -26,6 +26,8 @@ def gc(cwd: Path, *, dry_run: bool, remote_name: str | None, force: bool) -> int
             # Every ref (branches, tags, remotes, stash) in all of history, plus
             # the work tree's pointers, committed or not.
             recorded = history.recorded_pointers(repo, ["--all"], work_tree=True)
+            # Releases keep what they bind, even data no pointer names any more.
+            recorded += history.release_pointers(repo, ["--all"], work_tree=True)
             needed = history.needed_objects(repo, recorded)
             if remote_name is None:
                 if needed.unknown_listings:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from gitrelstate import git, pointers, runner, transfer, ui
+from gitrelstate import git, pointers, releases, runner, transfer, ui
 from gitrelstate.commands.checkout import checkout
 from gitrelstate.errors import RelstateError
 from gitrelstate.pointers import Tracked
@@ -13,6 +13,7 @@ from gitrelstate.remote import Remote
 from gitrelstate.repo import Repo
 from gitrelstate.selection import select_tracked
 from gitrelstate.state.pointer import DataPointer
+from gitrelstate.state.record import Artifact
 
 
 def resolve_remote(repo: Repo, name: str | None) -> Remote:
@@ -28,10 +29,17 @@ def resolve_remote(repo: Repo, name: str | None) -> Remote:
     return Remote(config.remotes[chosen], repo.root)
 
 
-def selected(repo: Repo, cwd: Path, paths: Sequence[str], runs: Sequence[str]) -> list[Tracked]:
+def selected(
+    repo: Repo,
+    cwd: Path,
+    paths: Sequence[str],
+    runs: Sequence[str],
+    release_names: Sequence[str] = (),
+) -> list[Tracked]:
     """The pointers named by ``paths``, plus the data each run in ``runs`` used and made
-    (at the hashes its record names); everything when neither is given."""
-    if not runs:
+    and each release in ``release_names`` binds (at the hashes their files name);
+    everything when none is given."""
+    if not runs and not release_names:
         return select_tracked(repo, cwd, paths)
     chosen = select_tracked(repo, cwd, paths) if paths else []
     for name in runs:
@@ -39,11 +47,36 @@ def selected(repo: Repo, cwd: Path, paths: Sequence[str], runs: Sequence[str]) -
         for artifact in (*record.deps, *record.outs):
             if git.is_tracked(repo.root, artifact.path):
                 continue  # code and other files Git itself carries
-            data_name = artifact.path.rpartition("/")[2]
-            pointer = DataPointer(data_name, artifact.hash, artifact.size, artifact.nfiles)
             where = f"{runner.RUNS_DIR}/{name}.yaml ({artifact.path})"
-            chosen.append(Tracked(where, artifact.path, pointer))
+            chosen.append(_as_tracked(where, artifact))
+    for name in release_names:
+        release = releases.load(repo, name)
+        for artifact in release.artifacts():
+            chosen.append(_as_tracked(f"release {name} ({artifact.path})", artifact))
     return chosen
+
+
+def _as_tracked(where: str, artifact: Artifact) -> Tracked:
+    data_name = artifact.path.rpartition("/")[2]
+    pointer = DataPointer(data_name, artifact.hash, artifact.size, artifact.nfiles)
+    return Tracked(where, artifact.path, pointer)
+
+
+def _bound_paths(repo: Repo, runs: Sequence[str], release_names: Sequence[str]) -> list[str]:
+    """Work-tree paths of the tracked data the named runs and releases bind."""
+    artifacts = [
+        a
+        for name in runs
+        for a in (*runner.load_record(repo, name).deps, *runner.load_record(repo, name).outs)
+    ]
+    artifacts += [a for name in release_names for a in releases.load(repo, name).artifacts()]
+    return sorted(
+        {
+            str(repo.abspath(a.path))
+            for a in artifacts
+            if repo.abspath(pointers.pointer_rel_for(a.path)).exists()
+        }
+    )
 
 
 def push(
@@ -52,13 +85,14 @@ def push(
     remote_name: str | None,
     jobs: int | None,
     runs: Sequence[str] = (),
+    release_names: Sequence[str] = (),
 ) -> int:
     repo = Repo.discover(cwd)
     repo.require_initialised()
     try:
         with repo.locked(shared=True):
             remote = resolve_remote(repo, remote_name)
-            tracked = selected(repo, cwd, paths, runs)
+            tracked = selected(repo, cwd, paths, runs, release_names)
             sent, present = transfer.push(
                 repo, remote, tracked, jobs or transfer.default_jobs(remote)
             )
@@ -77,13 +111,14 @@ def fetch(
     remote_name: str | None,
     jobs: int | None,
     runs: Sequence[str] = (),
+    release_names: Sequence[str] = (),
 ) -> int:
     repo = Repo.discover(cwd)
     repo.require_initialised()
     try:
         with repo.locked():
             remote = resolve_remote(repo, remote_name)
-            tracked = selected(repo, cwd, paths, runs)
+            tracked = selected(repo, cwd, paths, runs, release_names)
             count = transfer.fetch(repo, remote, tracked, jobs or transfer.default_jobs(remote))
     finally:
         repo.close()
@@ -99,19 +134,13 @@ def pull(
     *,
     force: bool,
     runs: Sequence[str] = (),
+    release_names: Sequence[str] = (),
 ) -> int:
-    fetch(cwd, paths, remote_name, jobs, runs)
-    if runs and not paths:
-        # Check out the tracked data those runs touched (as the pointers say now).
+    fetch(cwd, paths, remote_name, jobs, runs, release_names)
+    if (runs or release_names) and not paths:
+        # Check out the tracked data they bind (as the pointers say now).
         repo = Repo.discover(cwd)
-        records = [runner.load_record(repo, name) for name in runs]
-        run_paths = {
-            str(repo.abspath(a.path))
-            for record in records
-            for a in (*record.deps, *record.outs)
-            if repo.abspath(pointers.pointer_rel_for(a.path)).exists()
-        }
-        paths = sorted(run_paths)
+        paths = _bound_paths(repo, runs, release_names)
         if not paths:
             return 0
     return checkout(cwd, paths, force=force)

@@ -22,9 +22,10 @@ def verify(cwd: Path, *, remote_name: str | None, all_refs: bool, jobs: int | No
     repo.require_initialised()
     try:
         with repo.locked(shared=True):
-            recorded = history.recorded_pointers(
-                repo, ["--all"] if all_refs else ["HEAD"], work_tree=True
-            )
+            revs = ["--all"] if all_refs else ["HEAD"]
+            recorded = history.recorded_pointers(repo, revs, work_tree=True)
+            recorded += history.release_pointers(repo, revs, work_tree=True)
+            release_problems, release_count = _verify_releases(repo, all_refs)
             if remote_name is None:
                 problems, count = _verify_local(repo, recorded)
                 where = "the cache"
@@ -33,6 +34,8 @@ def verify(cwd: Path, *, remote_name: str | None, all_refs: bool, jobs: int | No
                 where = f"remote '{remote_name}'"
     finally:
         repo.close()
+    if release_problems:
+        problems = release_problems + problems
     if problems:
         raise RelstateError(
             f"{len(problems)} problem(s) in {where}:\n{ui.bullets(problems)}",
@@ -41,7 +44,32 @@ def verify(cwd: Path, *, remote_name: str | None, all_refs: bool, jobs: int | No
         )
     scope = "all refs" if all_refs else "HEAD and the work tree"
     ui.echo(f"verified {count} object(s) in {where} for {scope}: all present and intact")
+    if release_count:
+        ui.echo(f"verified {release_count} release file(s): every state_id matches its content")
     return 0
+
+
+def _verify_releases(repo: Repo, all_refs: bool) -> tuple[list[str], int]:
+    """Each release file's content still matches its ``state_id`` (releases are immutable)."""
+    from gitrelstate import git, releases
+    from gitrelstate.state.release import RELEASES_DIR
+
+    texts: dict[str, str] = {}
+    folder = repo.abspath(RELEASES_DIR)
+    if folder.is_dir():
+        for path in sorted(folder.glob("*.yaml")):
+            texts[f"{RELEASES_DIR}/{path.name}"] = path.read_text("utf-8", "replace")
+    if all_refs and git.has_commits(repo.root):
+        blobs = git.blobs_matching(repo.root, ["--all"], ".yaml")
+        wanted = {sha: p for sha, p in blobs.items() if p.startswith(RELEASES_DIR + "/")}
+        for sha, raw in git.read_blobs(repo.root, list(wanted)).items():
+            texts.setdefault(f"{wanted[sha]} (blob {sha[:12]})", raw.decode("utf-8", "replace"))
+    problems = [
+        problem
+        for source, text in texts.items()
+        if (problem := releases.state_id_problem(text, source)) is not None
+    ]
+    return problems, len(texts)
 
 
 def _names(repo: Repo, recorded: list[history.Recorded]) -> dict[str, str]:
