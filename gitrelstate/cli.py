@@ -289,6 +289,46 @@ def release(
     )
 
 
+@cli.command()
+@click.argument("refs", nargs=-1, metavar="[A [B]]")
+@click.option("--json", "as_json", is_flag=True, help="The full comparison as JSON.")
+@click.option("--md", "markdown", is_flag=True, help="GitHub Markdown (for a PR comment).")
+@click.option(
+    "--layer",
+    "layers",
+    multiple=True,
+    type=click.Choice(["model", "metrics", "data", "pipeline", "environment", "code"]),
+    help="Compare only this layer (repeatable).",
+)
+@click.option("--exit-code", is_flag=True, help="Exit 1 when anything changed (2 on trouble).")
+@click.option("--stat", is_flag=True, help="Only a summary line per layer.")
+def diff(
+    refs: tuple[str, ...],
+    as_json: bool,
+    markdown: bool,
+    layers: tuple[str, ...],
+    exit_code: bool,
+    stat: bool,
+) -> int:
+    """Compare two states layer by layer (A/B: release, run, git revision; B default: work tree).
+
+    With no argument, compares HEAD's state with the work tree.
+    """
+    from gitrelstate.commands.diff import diff as run
+
+    if as_json and markdown:
+        raise click.UsageError("choose one of --json and --md")
+    return run(
+        _cwd(),
+        refs,
+        as_json=as_json,
+        markdown=markdown,
+        layers=layers,
+        exit_code=exit_code,
+        stat=stat,
+    )
+
+
 @cli.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def list_command(as_json: bool) -> int:
@@ -405,6 +445,16 @@ def hook(name: str, args: tuple[str, ...]) -> int:
 
 
 # -- end of git hooks ------------------------------------------------------------
+
+
+@cli.command(hidden=True)
+@click.argument("path", type=click.Path(dir_okay=False))
+def textconv(path: str) -> int:
+    """git's textconv driver for state files (git diff shows them normalised)."""
+    from gitrelstate.diffdriver import textconv as run
+
+    sys.stdout.write(run(Path(path)))
+    return 0
 
 
 def _print_error(exc: RelstateError) -> None:
