@@ -251,7 +251,7 @@ def _markdown(doc: Mapping[str, Any], per_section: int) -> str:
     a, b = doc["a"]["label"], doc["b"]["label"]
     out = [
         MARKER,
-        f"### gitrelstate: `{_cell(a)}` → `{_cell(b)}`",
+        f"### gitrelstate: {_code_cell(a)} → {_code_cell(b)}",
         "",
         "**No changes in any layer.**" if not doc["changed"] else "",
         "| layer | changed | summary |",

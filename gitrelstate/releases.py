@@ -332,16 +332,19 @@ def _make_tag(repo: Repo, release: Release, *, sign: bool) -> None:
         f"state_id: {release.state_id}\nrelease file: {release_path(release.name)}\n"
         + (f"\n{release.message}\n" if release.message else "")
     )
-    args = ["tag", "-s" if sign else "-a", tag_name(release.name), "-F", "-", "HEAD"]
+    tag = tag_name(release.name)
+    args = ["tag", "-s" if sign else "-a", tag, "-F", "-", "HEAD"]
+    hint = (
+        "set up git signing (user.signingkey, and gpg.format=ssh for SSH keys), "
+        "or release without --sign"
+        if sign
+        else None
+    )
     try:
         git.run(repo.root, args, input=message.encode("utf-8"))
     except RelstateError as exc:
-        hint = (
-            "set up git signing (user.signingkey, and gpg.format=ssh for SSH keys), "
-            "or release without --sign"
-            if sign
-            else None
-        )
-        raise RelstateError(
-            f"could not create tag {tag_name(release.name)}: {exc.message}", hint=hint
-        ) from None
+        raise RelstateError(f"could not create tag {tag}: {exc.message}", hint=hint) from None
+    if sign and "-----BEGIN " not in git.run(repo.root, ["cat-file", "tag", tag], check=False):
+        # Some git versions report a signing failure yet exit 0 with an unsigned tag.
+        git.run(repo.root, ["tag", "-d", tag], check=False)
+        raise RelstateError(f"could not create tag {tag}: git did not sign it", hint=hint)
