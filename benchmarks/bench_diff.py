@@ -116,11 +116,12 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--relstate", help="path of git-relstate")
     parser.add_argument("--dvc", help="path of dvc")
+    parser.add_argument("--no-dvc", action="store_true", help="gitrelstate only")
     parser.add_argument("--keep", action="store_true", help="keep the temp folder")
     args = parser.parse_args()
 
     relstate = _relstate_exe(args.relstate)
-    dvc = _dvc_exe(args.dvc)
+    dvc = None if args.no_dvc else _dvc_exe(args.dvc)
     work = Path(tempfile.mkdtemp(prefix="bench-diff-"))
     home = work / "home"
     home.mkdir()
@@ -165,16 +166,20 @@ def main() -> int:
                 _timed([dvc, "diff", "v1", "v2", "--json"], dv, env) for _ in range(args.repeat)
             ]
         else:
-            print("DVC not found: install it with 'python3 -m venv .bench-venv && "
-                  ".bench-venv/bin/pip install dvc==3.67.1'")
+            print(
+                "DVC not found: install it with 'python3 -m venv .bench-venv && "
+                ".bench-venv/bin/pip install dvc==3.67.1'"
+            )
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
         else:
             print(f"kept {work}")
 
-    print(f"diff of two releases, {args.files} files each, {changed} changed "
-          f"(median of {args.repeat}; listings cached)")
+    print(
+        f"diff of two releases, {args.files} files each, {changed} changed "
+        f"(median of {args.repeat}; listings cached)"
+    )
     print(f"{'command':<38} {'seconds':>8} {'peak RSS':>10}  status")
     medians = {}
     for label, runs in results.items():
