@@ -12,7 +12,7 @@ from typing import Any
 
 from gitrelstate import git, hashing, runner
 from gitrelstate.errors import RelstateError
-from gitrelstate.state.manifest import Manifest
+from gitrelstate.state.manifest import Entry, Manifest, changed_entries
 from gitrelstate.state.record import Artifact, RunRecord
 from gitrelstate.states import State
 
@@ -20,7 +20,7 @@ from gitrelstate.states import State
 LAYERS = ("model", "metrics", "data", "pipeline", "environment", "code")
 FORMAT = 1
 
-ListingSource = Callable[[str], "Manifest | None"]
+ListingSource = Callable[[str], "bytes | None"]
 
 
 def diff_states(
@@ -123,9 +123,11 @@ def data_layer(a: State, b: State, listings: ListingSource) -> dict[str, Any]:
     modified: list[dict[str, Any]] = []
     incomplete: list[str] = []
 
-    def listing(state: State, art: Artifact) -> Manifest | None:
+    def listing(state: State, art: Artifact | None) -> bytes | None:
+        if art is None or art.nfiles is None:
+            return None
         if art.hash in state.manifests:
-            return state.manifests[art.hash]
+            return state.manifests[art.hash].to_bytes()
         return listings(art.hash)
 
     for path in sorted(set(old) | set(new)):
@@ -141,20 +143,21 @@ def data_layer(a: State, b: State, listings: ListingSource) -> dict[str, Any]:
             "details": True,
         }
         paths.append(entry)
-        x_dir = x is not None and x.nfiles is not None
-        y_dir = y is not None and y.nfiles is not None
-        mx = listing(a, x) if x is not None and x_dir else None
-        my = listing(b, y) if y is not None and y_dir else None
-        if (x_dir and mx is None) or (y_dir and my is None):
+        raw_x, raw_y = listing(a, x), listing(b, y)
+        missing = [
+            state.label
+            for state, art, raw in ((a, x, raw_x), (b, y, raw_y))
+            if art is not None and art.nfiles is not None and raw is None
+        ]
+        if missing:
             entry["details"] = False
-            missing = [s.label for s, art, m in ((a, x, mx), (b, y, my)) if art and m is None]
             incomplete.append(
                 f"{path}: per-file changes not shown (the folder listing of "
-                f"{' and '.join(str(m) for m in missing if m)} is not in the cache"
-                " and no remote could provide it)"
+                f"{' and '.join(missing)} is not in the cache and no remote could provide it)"
             )
             continue
-        _compare_files(path, x, mx, y, my, added, removed, modified)
+        gone, came = _file_entries(path, x, raw_x, y, raw_y)
+        _per_file(gone, came, added, removed, modified)
     renamed = _pair_renames(added, removed)
     summary = {
         "paths": len(paths),
@@ -177,56 +180,57 @@ def data_layer(a: State, b: State, listings: ListingSource) -> dict[str, Any]:
     }
 
 
-def _compare_files(
-    path: str,
-    x: Artifact | None,
-    mx: Manifest | None,
-    y: Artifact | None,
-    my: Manifest | None,
+FileEntries = dict[str, tuple[str, int]]
+
+
+def _file_entries(
+    path: str, x: Artifact | None, raw_x: bytes | None, y: Artifact | None, raw_y: bytes | None
+) -> tuple[FileEntries, FileEntries]:
+    """(repo path -> (content id, size)) of the files that differ, on each side."""
+    source = f"listing of {path}"
+    if raw_x is not None and raw_y is not None:
+        gone, came = changed_entries(raw_x, raw_y, source)
+        return _named(path, gone), _named(path, came)
+    return _side(path, x, raw_x, source), _side(path, y, raw_y, source)
+
+
+def _side(path: str, art: Artifact | None, raw: bytes | None, source: str) -> FileEntries:
+    if art is None:
+        return {}
+    if raw is None:
+        return {path: (art.hash, art.size)}
+    return _named(path, Manifest.from_bytes(raw, source).entries)
+
+
+def _named(path: str, entries: Mapping[str, Entry]) -> FileEntries:
+    prefix = path + "/"
+    return {prefix + name: (hashing.content_id(e.hex), e.size) for name, e in entries.items()}
+
+
+def _per_file(
+    gone: FileEntries,
+    came: FileEntries,
     added: list[dict[str, Any]],
     removed: list[dict[str, Any]],
     modified: list[dict[str, Any]],
 ) -> None:
-    """Per-file changes between two versions of one tracked path (file or folder)."""
-    old = _entries(x, mx)
-    new = _entries(y, my)
-    # Only the changed names are turned into output; 100,000 unchanged files cost
-    # a dictionary lookup each.
-    prefix = "" if (mx is None and my is None) else path + "/"
-
-    def name(key: str) -> str:
-        return prefix + key if key else path
-
-    for key, entry in new.items():
-        before = old.get(key)
+    for name, (cid, size) in sorted(came.items()):
+        before = gone.get(name)
         if before is None:
-            added.append({"path": name(key), "size": entry[1], "hash": _cid(entry[0])})
-        elif before[0] != entry[0]:
+            added.append({"path": name, "size": size, "hash": cid})
+        elif before[0] != cid:
             modified.append(
                 {
-                    "path": name(key),
+                    "path": name,
                     "old_size": before[1],
-                    "new_size": entry[1],
-                    "old_hash": _cid(before[0]),
-                    "new_hash": _cid(entry[0]),
+                    "new_size": size,
+                    "old_hash": before[0],
+                    "new_hash": cid,
                 }
             )
-    for key, entry in old.items():
-        if key not in new:
-            removed.append({"path": name(key), "size": entry[1], "hash": _cid(entry[0])})
-
-
-def _entries(art: Artifact | None, manifest: Manifest | None) -> Mapping[str, tuple[str, int]]:
-    """name -> (hex or content id, size); a single file is the one name ''."""
-    if art is None:
-        return {}
-    if manifest is None:
-        return {"": (art.hash, art.size)}
-    return manifest.entries  # type: ignore[return-value]
-
-
-def _cid(value: str) -> str:
-    return value if value.startswith("blake3:") else hashing.content_id(value)
+    for name, (cid, size) in sorted(gone.items()):
+        if name not in came:
+            removed.append({"path": name, "size": size, "hash": cid})
 
 
 def _pair_renames(

@@ -356,3 +356,38 @@ def test_textconv_lists_packages_one_per_line_and_passes_other_text() -> None:
     )
     text = normalised(run_doc, "t.yaml")
     assert "- numpy==2.1.0" in text and "- pandas==2.2 (abc)" in text
+
+
+def test_listing_readers_agree_with_the_general_reader() -> None:
+    import random
+
+    from gitrelstate.state import manifest as m
+
+    rng = random.Random(7)
+    names = ["a", "b/c.csv", "dir/sub/x y.bin", "ünï/cödé", 'q"uote', "tab\tname"]
+    names += [f"d{i % 7}/f{i}.bin" for i in range(300)]
+    entries = {
+        n: m.Entry(f"{rng.getrandbits(256):064x}", rng.randrange(10**12), rng.random() < 0.2)
+        for n in names
+        if "\t" not in n  # control characters are refused by every reader
+    }
+    raw = m.Manifest(entries).to_bytes()
+    general = m._checked_entries(json.loads(raw)["entries"], "x")
+    assert m.Manifest.from_bytes(raw, "x").entries == general == entries
+    assert m._fast_entries(json.loads(raw)["entries"]) is None  # not plain ASCII: slow path
+    plain = {k: v for k, v in entries.items() if k.isascii() and '"' not in k}
+    assert m._fast_entries(json.loads(m.Manifest(plain).to_bytes())["entries"]) == plain
+    # Line-by-line changes equal a full comparison.
+    changed = dict(entries)
+    changed.pop("a")
+    changed["new/file"] = m.Entry("1" * 64, 3, False)
+    changed["b/c.csv"] = m.Entry("2" * 64, 4, False)
+    gone, came = m.changed_entries(raw, m.Manifest(changed).to_bytes(), "x")
+    assert set(gone) == {"a", "b/c.csv"} and set(came) == {"new/file", "b/c.csv"}
+    assert came["b/c.csv"] == changed["b/c.csv"] and gone["b/c.csv"] == entries["b/c.csv"]
+    for bad in ("../up", "a/../b", "/abs", "C:/x", ".git/hooks/x", "a//b", "x/.relstate-tmp-1"):
+        hostile = m.Manifest({**entries, bad: m.Entry("0" * 64, 1, False)}).to_bytes()
+        with pytest.raises(Exception, match="entries"):
+            m.Manifest.from_bytes(hostile, "x")
+        with pytest.raises(Exception, match="entries"):
+            m.changed_entries(raw, hostile, "x")

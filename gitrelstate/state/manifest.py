@@ -158,3 +158,48 @@ def _check_no_file_dir_clash(entries: Mapping[str, Entry], source: str) -> None:
     clash = folders & entries.keys()
     if clash:
         raise StateFileError(f"{source}: manifest lists {min(clash)!r} as a file and as a folder")
+
+
+def changed_entries(
+    old_raw: bytes, new_raw: bytes, source: str
+) -> tuple[dict[str, Entry], dict[str, Entry]]:
+    """The entries only in ``old_raw`` and only in ``new_raw`` (a changed file is in both).
+
+    Two listings in canonical form are compared line by line without parsing the
+    lines they share: two listings of 100,000 files with 1% changed cost two
+    splits, two set differences and 2,000 small parses. Anything else is parsed
+    in full (which validates it) and compared entry by entry.
+    """
+    old_lines, new_lines = _canonical_lines(old_raw), _canonical_lines(new_raw)
+    if old_lines is not None and new_lines is not None:
+        try:
+            gone = _checked_entries(
+                [json.loads(line) for line in old_lines.difference(new_lines)], source
+            )
+            came = _checked_entries(
+                [json.loads(line) for line in new_lines.difference(old_lines)], source
+            )
+            return gone, came
+        except (ValueError, StateFileError):
+            pass  # the full reader below reports it properly
+    old = Manifest.from_bytes(old_raw, source).entries
+    new = Manifest.from_bytes(new_raw, source).entries
+    return (
+        {k: e for k, e in old.items() if new.get(k) != e},
+        {k: e for k, e in new.items() if old.get(k) != e},
+    )
+
+
+def _canonical_lines(raw: bytes) -> set[bytes] | None:
+    """The entry lines of a listing written by ``to_bytes``; None if it is not one."""
+    head = f'{{"relstate":{FORMAT_VERSION},"kind":"{KIND}","algo":"blake3","entries":['
+    encoded = head.encode()
+    if not raw.startswith(encoded) or not raw.endswith(b"]}\n"):
+        return None
+    body = raw[len(encoded) : -3]
+    if not body:
+        return set()
+    if not (body.startswith(b"\n") and body.endswith(b"\n")):
+        return None
+    # A name cannot hold a raw newline (JSON escapes it), so ",\n" only ends entries.
+    return set(body[1:-1].split(b",\n"))
