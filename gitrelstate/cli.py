@@ -68,11 +68,17 @@ def status(paths: tuple[str, ...], as_json: bool, exit_code: bool, remote_name: 
 @cli.command()
 @click.argument("paths", nargs=-1)
 @click.option("-f", "--force", is_flag=True, help="Discard local changes not saved in the cache.")
-def checkout(paths: tuple[str, ...], force: bool) -> int:
-    """Make the work tree's data match the pointers."""
+@click.option("--release", "release_name", metavar="NAME", help="The data state of this release.")
+@click.option("--run", "run_name", metavar="NAME", help="The data this recorded run used and made.")
+def checkout(
+    paths: tuple[str, ...], force: bool, release_name: str | None, run_name: str | None
+) -> int:
+    """Make the work tree's data match the pointers (or a release's / a run's recorded data)."""
     from gitrelstate.commands.checkout import checkout as run
 
-    return run(_cwd(), paths, force=force)
+    if release_name and run_name:
+        raise click.UsageError("choose one of --release and --run")
+    return run(_cwd(), paths, force=force, release=release_name, run=run_name)
 
 
 @cli.group()
@@ -327,6 +333,59 @@ def diff(
         exit_code=exit_code,
         stat=stat,
     )
+
+
+@cli.command()
+@click.argument("ref")
+@click.option("--run", "run_name", metavar="NAME", help="Re-run only this stage (inputs restored).")
+@click.option(
+    "--workdir",
+    type=click.Path(file_okay=False),
+    help="Make the worktree here (new or empty folder; default: a temp folder).",
+)
+@click.option("--keep", is_flag=True, help="Keep the worktree afterwards.")
+@click.option("--strict-env", is_flag=True, help="Stop (exit 1) when the environment differs.")
+@click.option(
+    "--fetch/--no-fetch", default=True, help="Fetch missing objects from the remote (default)."
+)
+@click.option(
+    "-r",
+    "--remote",
+    "remote_name",
+    metavar="NAME",
+    help="Remote to fetch from (default: the default).",
+)
+@click.option("-j", "--jobs", type=click.IntRange(1, 256), help="Parallel transfers.")
+@click.option("--json", "as_json", is_flag=True, help="The reproduction report as JSON.")
+def reproduce(
+    ref: str,
+    run_name: str | None,
+    workdir: str | None,
+    keep: bool,
+    strict_env: bool,
+    fetch: bool,
+    remote_name: str | None,
+    jobs: int | None,
+    as_json: bool,
+) -> int:
+    """Re-run a release, run or revision at its commit with its data; compare the outputs.
+
+    Exit 0 identical, 1 differs (or --strict-env stopped it), 2 failed.
+    """
+    from gitrelstate.commands.reproduce import reproduce_command as run
+    from gitrelstate.reproduce import Request
+
+    request = Request(
+        ref=ref,
+        run=run_name,
+        workdir=Path(workdir) if workdir else None,
+        keep=keep,
+        strict_env=strict_env,
+        fetch=fetch,
+        remote=remote_name,
+        jobs=jobs,
+    )
+    return run(_cwd(), request, as_json=as_json)
 
 
 @cli.command("list")

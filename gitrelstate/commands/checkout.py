@@ -10,13 +10,16 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gitrelstate import ingest, ui
+from gitrelstate import git, gitignore, ingest, pointers, releases, runner, ui
 from gitrelstate.compare import SELF, Comparison, compare
 from gitrelstate.errors import CheckoutConflict, IntegrityError, RelstateError, UnsafePathError
 from gitrelstate.fsutil import is_stale_tmp, remove_stale_tmps
 from gitrelstate.materialize import materialize
+from gitrelstate.pointers import Tracked
 from gitrelstate.repo import Repo
 from gitrelstate.selection import select_tracked
+from gitrelstate.state.pointer import SUFFIX, DataPointer
+from gitrelstate.state.record import Artifact
 from gitrelstate.worktree import inside
 
 
@@ -60,7 +63,16 @@ def plan_for(repo: Repo, cmp: Comparison) -> Plan:
     return plan
 
 
-def checkout(cwd: Path, paths: Sequence[str], *, force: bool) -> int:
+def checkout(
+    cwd: Path,
+    paths: Sequence[str],
+    *,
+    force: bool,
+    release: str | None = None,
+    run: str | None = None,
+) -> int:
+    if release is not None or run is not None:
+        return checkout_recorded(cwd, paths, force=force, release=release, run=run)
     repo = Repo.discover(cwd)
     repo.require_initialised()
     try:
@@ -87,13 +99,17 @@ def checkout(cwd: Path, paths: Sequence[str], *, force: bool) -> int:
     return 0
 
 
-def _refuse_unsafe(plans: Sequence[Plan], force: bool) -> None:
+def _refuse_unsafe(
+    plans: Sequence[Plan],
+    force: bool,
+    fetch_hint: str = "fetch them first: git relstate fetch (or git relstate pull)",
+) -> None:
     missing = [m for p in plans for m in p.missing]
     if missing:
         raise RelstateError(
             f"{len(missing)} object(s) needed for checkout are not in the cache:\n"
             + ui.bullets(missing),
-            hint="fetch them first: git relstate fetch (or git relstate pull)",
+            hint=fetch_hint,
         )
     conflicts = [c for p in plans for c in p.conflicts]
     if conflicts and not force:
@@ -188,3 +204,116 @@ def _prune_empty_dirs(base: Path) -> None:
         if folder != str(base):
             with contextlib.suppress(OSError):
                 os.rmdir(folder)
+
+
+# -- checkout --release NAME / --run NAME ---------------------------------------------
+
+
+def checkout_recorded(
+    cwd: Path,
+    paths: Sequence[str],
+    *,
+    force: bool,
+    release: str | None,
+    run: str | None,
+) -> int:
+    """Write the data a release (or a run) recorded into the work tree, by its recorded
+    hashes, and point the pointers at them; the same no-data-loss rules as checkout."""
+    repo = Repo.discover(cwd)
+    repo.require_initialised()
+    try:
+        label, selector, artifacts = _recorded_data(repo, release, run)
+        chosen = _restrict(repo, cwd, paths, artifacts, label)
+        tracked = [_recorded_tracked(repo, a, label) for a in chosen]
+        with repo.locked():
+            plans = [plan_for(repo, compare(repo, t, hash_changed=True)) for t in tracked]
+            _refuse_unsafe(plans, force, f"fetch them first: git relstate fetch {selector}")
+            written = removed = 0
+            for plan in plans:
+                if not plan.empty:
+                    w, r = _apply(repo, plan)
+                    written += w
+                    removed += r
+            updated = sum(_save_pointer(repo, t) for t in tracked)
+            repo.statcache.flush()
+    finally:
+        repo.close()
+    extra = f", removed {removed}" if removed else ""
+    ui.echo(
+        f"checked out the data of {label}: {written} file(s) written{extra} in "
+        f"{len(tracked)} tracked path(s); {updated} pointer(s) updated"
+    )
+    if updated:
+        ui.echo("hint: the updated pointers name the recorded data; commit them to keep it")
+    return 0
+
+
+def _recorded_data(
+    repo: Repo, release: str | None, run: str | None
+) -> tuple[str, str, list[Artifact]]:
+    """(label, fetch selector, artifacts): every path once, the data state first."""
+    if release is not None:
+        found = releases.load(repo, release).artifacts()
+        label, selector = f"release {release}", f"--release {release}"
+    else:
+        assert run is not None
+        record = runner.load_record(repo, run)
+        # Files Git carries (code, params) are Git's to check out, not ours.
+        found = [a for a in (*record.deps, *record.outs) if not git.is_tracked(repo.root, a.path)]
+        label, selector = f"run {run}", f"--run {run}"
+    unique: dict[str, Artifact] = {}
+    for artifact in found:
+        if git.is_tracked(repo.root, artifact.path):
+            ui.warn(f"{artifact.path} is tracked by Git now: left as it is")
+            continue
+        unique.setdefault(artifact.path, artifact)
+    return label, selector, [unique[k] for k in sorted(unique)]
+
+
+def _restrict(
+    repo: Repo, cwd: Path, paths: Sequence[str], artifacts: list[Artifact], label: str
+) -> list[Artifact]:
+    if not paths:
+        return artifacts
+    chosen: dict[str, Artifact] = {}
+    for given in paths:
+        rel = repo.relpath(cwd / given)
+        rel = rel[: -len(SUFFIX)] if rel.endswith(SUFFIX) else rel
+        hits = [a for a in artifacts if rel in ("", a.path) or a.path.startswith(rel + "/")]
+        if not hits:
+            raise RelstateError(
+                f"{given} is not part of the data of {label}",
+                hint=f"see 'git relstate show {label.split()[-1]}'",
+            )
+        chosen.update((a.path, a) for a in hits)
+    return [chosen[k] for k in sorted(chosen)]
+
+
+def _recorded_tracked(repo: Repo, artifact: Artifact, label: str) -> Tracked:
+    """The artifact as a pointer (keeping the current pointer's extra keys and, for the
+    same content, its executable bit, which records do not hold)."""
+    pointer_rel = pointers.pointer_rel_for(artifact.path)
+    pointers.check_data_location(repo, artifact.path, f"{label} ({artifact.path})")
+    previous: DataPointer | None = None
+    if repo.abspath(pointer_rel).is_file():
+        try:
+            previous = pointers.load(repo, pointer_rel).pointer
+        except RelstateError:
+            previous = None  # rewritten below from the record
+    same = previous is not None and previous.hash == artifact.hash
+    pointer = DataPointer(
+        artifact.path.rpartition("/")[2],
+        artifact.hash,
+        artifact.size,
+        artifact.nfiles,
+        previous.executable if same and previous is not None else False,
+        dict(previous.extra) if previous is not None else {},
+    )
+    repo.abspath(artifact.path).parent.mkdir(parents=True, exist_ok=True)
+    return Tracked(pointer_rel, artifact.path, pointer)
+
+
+def _save_pointer(repo: Repo, tracked: Tracked) -> bool:
+    data = tracked.data_abs(repo)
+    gitignore.ensure_ignored(data.parent, data.name)
+    return pointers.save(repo, tracked.pointer_rel, tracked.pointer)
