@@ -264,3 +264,25 @@ def test_push_and_fetch_release_only(project: Path, run: Runner, tmp_path: Path)
     other_hex = yamlio.read(project / "other.relstate.yaml")["hash"][7:]
     assert other_hex[2:] not in stored
     assert "everything is already on" in run(project, "push", "--release", "v1").out
+
+
+def test_pull_release_brings_back_its_data_state(
+    project: Path, run: Runner, tmp_path: Path
+) -> None:
+    run(project, "release", "v1")
+    store = tmp_path / "store"
+    run(project, "remote", "add", "origin", str(store), "--default")
+    run(project, "push", "--release", "v1")
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "v1")
+    original = (project / "data" / "rows.csv").read_text()
+    (project / "data" / "rows.csv").write_text("9\n")
+    _train(run, project)
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "new data")
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(project), str(clone))
+    run(clone, "init", "--no-hooks")
+    run(clone, "pull", "--release", "v1")
+    assert (clone / "data" / "rows.csv").read_text() == original
+    assert (clone / "model.bin").read_text() == "model 12\n"

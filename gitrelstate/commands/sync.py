@@ -137,6 +137,11 @@ def pull(
     release_names: Sequence[str] = (),
 ) -> int:
     fetch(cwd, paths, remote_name, jobs, runs, release_names)
+    if release_names and not runs:
+        # A release's own data state, at its recorded hashes (checkout --release).
+        for name in release_names:
+            checkout(cwd, paths, force=force, release=name)
+        return 0
     if (runs or release_names) and not paths:
         # Check out the tracked data they bind (as the pointers say now).
         repo = Repo.discover(cwd)
