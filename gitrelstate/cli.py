@@ -41,7 +41,7 @@ def init(no_hooks: bool) -> int:
     """Set up .relstate/ in this Git repository (idempotent)."""
     from gitrelstate.commands.init import init as run
 
-    return run(_cwd())
+    return run(_cwd(), no_hooks=no_hooks)
 
 
 @cli.command()
@@ -477,7 +477,12 @@ def demo(keep: str | None) -> int:
 
 
 @cli.command()
-@click.option("-f", "--force", is_flag=True, help="Replace hooks even if they look foreign.")
+@click.option(
+    "-f",
+    "--force",
+    is_flag=True,
+    help="Install into a core.hooksPath shared beyond this clone; replace newer shims.",
+)
 def install(force: bool) -> int:
     """Install the git hooks (pre-commit, post-commit, pre-push, post-checkout)."""
     from gitrelstate.commands.hooks import install as run

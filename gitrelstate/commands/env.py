@@ -1,26 +1,88 @@
-"""``git relstate env show|check``: the recorded environment, and the live one against it."""
+"""``git relstate env show|check``: the recorded environment, and the live one against it.
+
+An environment is recorded by every run (in its record) and, with the hooks
+installed, for every commit (a git note, ``gitrelstate.envnotes``). A run name
+gives the run's; a git revision gives the commit's note, else the latest run
+recorded at that commit; no argument gives the latest run in the work tree,
+else HEAD's note.
+"""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from gitrelstate import recorded, runner, ui
+from gitrelstate import envnotes, recorded, runner, ui
 from gitrelstate.errors import ComparisonTrouble, RelstateError
 from gitrelstate.repo import Repo
 from gitrelstate.state import yamlio
+from gitrelstate.state.record import RunRecord
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """An environment as recorded, where it was found, and when."""
+
+    label: str
+    when: str
+    environment: dict[str, Any]
+    record: RunRecord | None = None  # set when it comes from a run record
+
+
+def find_environment(repo: Repo, ref: str | None) -> Recorded:
+    """The environment ``ref`` names (see the module's docstring)."""
+    if ref is not None and (repo.root / runner.RUNS_DIR / f"{ref}.yaml").exists():
+        return _from_run(recorded.find_run(repo, ref))
+    if ref is None:
+        try:
+            return _from_run(recorded.find_run(repo, None))
+        except RelstateError as exc:
+            no_run = exc
+        commit = envnotes.resolve_commit(repo, "HEAD")
+        note = _from_note(repo, "HEAD", commit) if commit else None
+        if note is None:
+            raise no_run
+        return note
+    commit = envnotes.resolve_commit(repo, ref)
+    if commit is None:
+        return _from_run(recorded.find_run(repo, ref))  # says what ref is not
+    note = _from_note(repo, ref, commit)
+    if note is not None:
+        return note
+    try:
+        return _from_run(recorded.find_run(repo, ref))
+    except RelstateError:
+        raise RelstateError(
+            f"no environment is recorded for {ref} ({commit[:12]})",
+            hint="commits made with gitrelstate's hooks installed carry one "
+            "('git relstate install'); so do runs ('git relstate list')",
+        ) from None
+
+
+def _from_run(found: recorded.Found) -> Recorded:
+    record = found.record
+    return Recorded(found.label, record.finished, dict(record.environment), record)
+
+
+def _from_note(repo: Repo, ref: str, commit: str) -> Recorded | None:
+    doc = envnotes.read_document(repo, commit)
+    if doc is None:
+        return None
+    label = f"commit {ref} ({commit[:12]})"
+    return Recorded(label, str(doc.get("captured", "")), dict(doc["environment"]))
 
 
 def env_show(cwd: Path, ref: str | None, *, as_json: bool) -> int:
     repo = Repo.discover(cwd)
     repo.require_initialised()
-    found = recorded.find_run(repo, ref)
-    environment = dict(found.record.environment)
+    found = find_environment(repo, ref)
     if as_json:
-        ui.result(json.dumps(environment, indent=2, default=str))
+        ui.result(json.dumps(found.environment, indent=2, default=str))
     else:
-        ui.result(f"# environment recorded by {found.label} ({found.record.finished})")
-        ui.result(yamlio.dumps(environment).rstrip())
+        ui.result(f"# environment recorded by {found.label} ({found.when})")
+        ui.result(yamlio.dumps(found.environment).rstrip())
     return 0
 
 
@@ -32,17 +94,21 @@ def env_check(cwd: Path, ref: str | None, *, as_json: bool) -> int:
     try:
         repo = Repo.discover(cwd)
         repo.require_initialised()
-        found = recorded.find_run(repo, ref)
+        found = find_environment(repo, ref)
         record = found.record
-        live = capture_environment(
-            python=runner.interpreter_for(record.command, repo.abspath(record.wdir)),
-            repo_root=repo.root,
-            variables=tuple(repo.environment_variables()) + tuple(record.extra.get("env_vars", [])),
-            secret_key=load_or_create_secret_key(repo.private_dir),
-        )
+        if record is None:
+            live = envnotes.capture(repo)
+        else:
+            live = capture_environment(
+                python=runner.interpreter_for(record.command, repo.abspath(record.wdir)),
+                repo_root=repo.root,
+                variables=tuple(repo.environment_variables())
+                + tuple(record.extra.get("env_vars", [])),
+                secret_key=load_or_create_secret_key(repo.private_dir),
+            )
     except RelstateError as exc:
         raise ComparisonTrouble(exc.message, exc.hint) from None
-    diff = compare_environments(record.environment, live)
+    diff = compare_environments(found.environment, live)
     if as_json:
         ui.result(
             json.dumps(

@@ -15,7 +15,7 @@ STATE_GITIGNORE = f"""\
 """
 
 
-def init(cwd: Path) -> int:
+def init(cwd: Path, *, no_hooks: bool = False) -> int:
     repo = Repo.discover(cwd)
     created = not repo.initialised
     repo.state_dir.mkdir(exist_ok=True)
@@ -36,6 +36,10 @@ def init(cwd: Path) -> int:
         ui.echo(f"hint: commit it with 'git add {STATE_DIR} .gitattributes && git commit'")
     else:
         ui.echo(f"gitrelstate is already set up in {STATE_DIR}/ (nothing to do)")
+    if not no_hooks:
+        from gitrelstate.commands.hooks import install_for_init
+
+        install_for_init(repo)
     return 0
 
 

@@ -12,9 +12,11 @@ from gitrelstate.errors import StateFileError
 from gitrelstate.state import FORMAT_VERSION, model
 
 KIND = "config"
-KEYS = ("relstate", "kind", "default_remote", "remotes", "cache", "environment")
+KEYS = ("relstate", "kind", "default_remote", "remotes", "cache", "environment", "hooks")
 LINK_TYPES = ("reflink", "copy", "hardlink", "symlink")
 DEFAULT_LINK = ("reflink", "copy")
+# What the pre-commit hook does about a stale run record (docs/hooks.md).
+STALE_RUN_POLICIES = ("block", "warn")
 # Option names whose values are credentials: never written to the committed config.
 SECRET_OPTION = re.compile(
     r"(secret|token|passw|passphrase|credential|private|auth|connection_string|"
@@ -69,6 +71,8 @@ class Config:
     remotes: Mapping[str, RemoteConfig] = field(default_factory=dict)
     default_remote: str | None = None
     link: tuple[str, ...] = DEFAULT_LINK
+    stale_runs: str = "block"  # hooks.stale_runs: pre-commit blocks or warns
+    post_checkout: bool = False  # hooks.post_checkout: check out data after a branch switch
 
 
 def empty_document() -> dict[str, Any]:
@@ -111,7 +115,19 @@ def validate(data: object, source: str) -> dict[str, Any]:
             raise StateFileError(
                 f"{source}: 'cache.link' must be one or a list of {', '.join(LINK_TYPES)}"
             )
+    _validate_hooks(doc, source)
     return doc
+
+
+def _validate_hooks(doc: dict[str, Any], source: str) -> None:
+    hooks = model.optional(doc, "hooks", dict, source) or {}
+    policy = hooks.get("stale_runs")
+    if policy is not None and policy not in STALE_RUN_POLICIES:
+        raise StateFileError(
+            f"{source}: 'hooks.stale_runs' must be one of {', '.join(STALE_RUN_POLICIES)}, "
+            f"got {str(policy)[:40]!r}"
+        )
+    model.optional(hooks, "post_checkout", bool, f"{source}: hooks")
 
 
 def merge(shared: Mapping[str, Any], local: Mapping[str, Any]) -> Config:
@@ -128,6 +144,7 @@ def merge(shared: Mapping[str, Any], local: Mapping[str, Any]) -> Config:
     default = local.get("default_remote") or shared.get("default_remote")
     link_value = (local.get("cache") or {}).get("link") or (shared.get("cache") or {}).get("link")
     link = tuple([link_value] if isinstance(link_value, str) else link_value or DEFAULT_LINK)
+    hooks = {**(shared.get("hooks") or {}), **(local.get("hooks") or {})}
     return Config(
         remotes={
             n: RemoteConfig(n, e["url"], e["options"], e["client"])
@@ -136,6 +153,8 @@ def merge(shared: Mapping[str, Any], local: Mapping[str, Any]) -> Config:
         },
         default_remote=default,
         link=link,
+        stale_runs=str(hooks.get("stale_runs") or "block"),
+        post_checkout=bool(hooks.get("post_checkout")),
     )
 
 

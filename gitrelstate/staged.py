@@ -1,0 +1,227 @@
+"""The state files as staged in the index: what a commit will hold, read fast.
+
+Used by the pre-commit check. A staged file is read from the work tree when its
+git blob id is the staged one (the usual case), else from the index; pointers
+in canonical form skip the YAML reader; run records are parsed once per version
+and remembered by blob id (:class:`RecordIndex`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from gitrelstate import fsutil, git, pointers
+from gitrelstate.errors import RelstateError, StateFileError, UnsafePathError
+from gitrelstate.pointers import Tracked
+from gitrelstate.repo import RUNS_DIR, STATE_DIR, Repo
+from gitrelstate.state import model, yamlio
+from gitrelstate.state.paths import check_relpath
+from gitrelstate.state.pointer import SUFFIX, DataPointer, parse_canonical
+from gitrelstate.state.record import Artifact, RunRecord
+from gitrelstate.state.release import RELEASES_DIR
+
+CONFIG_FILE = f"{STATE_DIR}/config.yaml"
+LOCAL_CONFIG_FILE = f"{STATE_DIR}/config.local.yaml"
+PATHSPECS = (f"*{SUFFIX}", f"{STATE_DIR}/")
+
+
+def kind_of(path: str) -> str | None:
+    """Which state file ``path`` is (by where it sits), or None."""
+    if path.endswith(SUFFIX):
+        return "data"
+    folder, _, name = path.rpartition("/")
+    if not name.endswith(".yaml"):
+        return None
+    if folder == RUNS_DIR:
+        return "run"
+    if folder == RELEASES_DIR:
+        return "release"
+    if path == CONFIG_FILE:
+        return "config"
+    if path == LOCAL_CONFIG_FILE:
+        return "local-config"
+    return None
+
+
+@dataclass
+class Staged:
+    """The state files in the index: blob ids, and which changed since HEAD."""
+
+    blobs: dict[str, str]
+    changes: dict[str, str]  # path -> A, M, D or T (renames split into D + A)
+
+    @classmethod
+    def read(cls, repo: Repo) -> Staged:
+        listing = git.run(repo.root, ["ls-files", "-s", "-z", "--", *PATHSPECS])
+        blobs: dict[str, str] = {}
+        for entry in listing.split("\0"):
+            meta, _, path = entry.partition("\t")
+            fields = meta.split()
+            # Stage 0 only: a commit with unmerged entries never reaches the hook.
+            if len(fields) == 3 and fields[2] == "0" and kind_of(path):
+                blobs[path] = fields[1]
+        head = git.head_commit(repo.root)
+        if head is None:
+            return cls(blobs, {p: "A" for p in blobs})
+        out = git.run(
+            repo.root,
+            ["diff", "--cached", "--name-status", "--no-renames", "-z", head, "--", *PATHSPECS],
+        )
+        tokens = out.split("\0")
+        changes = {
+            path: status[:1]
+            for status, path in zip(tokens[::2], tokens[1::2], strict=False)
+            if status and kind_of(path)
+        }
+        return cls(blobs, changes)
+
+
+@dataclass(frozen=True)
+class RecordedPaths:
+    """What the freshness check needs of a run record."""
+
+    name: str
+    deps: tuple[Artifact, ...]
+    outs: tuple[Artifact, ...]
+
+
+class RecordIndex:
+    """Run records' names, dependencies and outputs by git blob id, kept between
+    commits in ``<git common dir>/relstate/hook-records.json``.
+
+    A blob never changes, so each record version is parsed once (the YAML reader
+    costs ~50 ms for a typical record; the pre-commit check runs on every commit).
+    """
+
+    VERSION = 1
+
+    def __init__(self, repo: Repo) -> None:
+        self.path = repo.private_dir / "hook-records.json"
+        self.entries: dict[str, Any] = {}
+        self.dirty = False
+        try:
+            doc = json.loads(self.path.read_bytes())
+            if isinstance(doc, dict) and doc.get("version") == self.VERSION:
+                entries = doc.get("records")
+                self.entries = entries if isinstance(entries, dict) else {}
+        except (OSError, ValueError):
+            pass  # only a cache: rebuilt by parsing the records again
+
+    def get(self, sha: str) -> RecordedPaths | None:
+        entry = self.entries.get(sha)
+        if not isinstance(entry, dict):
+            return None
+        try:
+            return RecordedPaths(
+                str(entry["name"]),
+                tuple(Artifact.from_dict(a, "cache", "deps") for a in entry["deps"]),
+                tuple(Artifact.from_dict(a, "cache", "outs") for a in entry["outs"]),
+            )
+        except (TypeError, KeyError, RelstateError):
+            return None
+
+    def put(self, sha: str, record: RunRecord) -> RecordedPaths:
+        self.entries[sha] = {
+            "name": record.name,
+            "deps": [a.to_dict() for a in record.deps],
+            "outs": [a.to_dict() for a in record.outs],
+        }
+        self.dirty = True
+        return RecordedPaths(record.name, record.deps, record.outs)
+
+    def save(self, keep: set[str]) -> None:
+        """Write the entries of the records in use now (if anything changed)."""
+        if not self.dirty and set(self.entries) <= keep:
+            return
+        entries = {sha: e for sha, e in self.entries.items() if sha in keep}
+        data = json.dumps({"version": self.VERSION, "records": entries}).encode()
+        with contextlib.suppress(OSError):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fsutil.write_atomic(self.path, data)
+
+
+# -- reading and validating --------------------------------------------------
+
+
+def contents(repo: Repo, staged: Staged, paths: Iterable[str]) -> dict[str, bytes]:
+    """Staged bytes of ``paths``: the work-tree copy when it is what is staged."""
+    found: dict[str, bytes] = {}
+    from_index: dict[str, str] = {}
+    for path in paths:
+        sha = staged.blobs[path]
+        full = repo.abspath(path)
+        try:
+            if os.lstat(full).st_size <= yamlio.MAX_FILE_BYTES:
+                data = full.read_bytes()
+                if git.blob_id(data) == sha:
+                    found[path] = data
+                    continue
+        except OSError:
+            pass
+        from_index[path] = sha
+    blobs = git.read_blobs(repo.root, sorted(set(from_index.values())))
+    for path, sha in from_index.items():
+        found[path] = blobs.get(sha, b"")
+    return found
+
+
+def parse(raw: bytes, source: str, kind: str | None) -> Any:
+    if len(raw) > yamlio.MAX_FILE_BYTES:
+        raise StateFileError(f"{source}: larger than {yamlio.MAX_FILE_BYTES // 2**20} MiB")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise StateFileError(f"{source}: not UTF-8 text") from None
+    if kind == "data" and len(text) < 4096:
+        fast = parse_canonical(text)
+        if fast is not None:
+            return fast
+    return yamlio.loads(text, source)
+
+
+def tracked_from(repo: Repo, pointer_rel: str, doc: Any) -> Tracked:
+    pointer = DataPointer.from_dict(doc, pointer_rel)
+    folder, _, name = pointer_rel.rpartition("/")
+    if name[: -len(SUFFIX)] != pointer.path:
+        raise UnsafePathError(
+            f"{pointer_rel}: 'path' is {pointer.path!r}, but this pointer can only describe "
+            f"{name[: -len(SUFFIX)]!r}",
+            hint="a pointer's file name is its data's name plus .relstate.yaml",
+        )
+    data_rel = f"{folder}/{pointer.path}" if folder else pointer.path
+    pointers.check_data_location(repo, data_rel, pointer_rel)
+    return Tracked(pointer_rel, data_rel, pointer)
+
+
+def record_from(path: str, doc: Any) -> RunRecord:
+    record = RunRecord.from_dict(doc, path)
+    stem = path.rpartition("/")[2][: -len(".yaml")]
+    if record.name != stem:
+        raise StateFileError(
+            f"{path}: 'name' is {record.name!r}, but a run record is named after its file",
+            hint=f"rename the file to {RUNS_DIR}/{record.name}.yaml, or fix 'name'",
+        )
+    return record
+
+
+def check_release(path: str, doc: Any) -> None:
+    """The header, and every stored path (any key named ``path``) stays in the tree."""
+    checked = model.check_header(doc, path, "release")
+
+    def walk(value: Any, key: str) -> None:
+        if isinstance(value, Mapping):
+            for k, v in value.items():
+                if k == "path" and isinstance(v, str):
+                    check_relpath(v, path, f"{key}.path" if key else "path")
+                else:
+                    walk(v, f"{key}.{k}" if key else str(k))
+        elif isinstance(value, list):
+            for i, v in enumerate(value):
+                walk(v, f"{key}.{i}")
+
+    walk(checked, "")
