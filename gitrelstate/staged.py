@@ -225,3 +225,13 @@ def check_release(path: str, doc: Any) -> None:
                 walk(v, f"{key}.{i}")
 
     walk(checked, "")
+    from gitrelstate.errors import StateFileError
+    from gitrelstate.state.release import Release, compute_state_id
+
+    release = Release.from_dict(checked, path)
+    if compute_state_id(checked) != release.state_id:
+        raise StateFileError(
+            f"{path}: content does not match its state_id (the file was edited after "
+            "'git relstate release' wrote it)",
+            hint="releases are immutable: restore the file, or make a new release",
+        )

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from gitrelstate import git, recorded, releases, runner, values
+from gitrelstate import git, recorded, releases, runner, ui, values
 from gitrelstate.errors import RelstateError
 from gitrelstate.repo import Repo
 from gitrelstate.state import yamlio
@@ -199,11 +199,13 @@ def _commit_note(repo: Repo, commit: str | None) -> dict[str, Any] | None:
     """The environment the post-commit hook recorded for ``commit`` (a git note)."""
     if commit is None:
         return None
+    from gitrelstate import envnotes
+
     try:
-        from gitrelstate import envnotes
-    except ImportError:  # pragma: no cover - hooks not installed in this build
+        return envnotes.read_note(repo, commit)
+    except RelstateError as exc:  # a damaged note: compare as "not recorded", say why
+        ui.warn(f"ignoring the environment note of {commit[:12]}: {exc.message}")
         return None
-    return envnotes.read_note(repo, commit)
 
 
 def _pointers_at(repo: Repo, rev: str) -> dict[str, Artifact]:

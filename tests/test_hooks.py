@@ -397,13 +397,18 @@ def test_stale_runs_block_or_warn(hooked: Path, run: Runner) -> None:
     assert "output out.txt is missing" in warned.stderr
 
 
-def test_committed_releases_are_immutable(hooked: Path) -> None:
+def test_committed_releases_are_immutable(hooked: Path, run: Runner) -> None:
+    run(hooked, "release", "v1", "-m", "first")
     release = hooked / ".relstate" / "releases" / "v1.yaml"
-    release.parent.mkdir(parents=True)
-    release.write_text("relstate: 1\nkind: release\nname: v1\n")
+    made = release.read_text()
+    # A new release whose content does not match its state_id is not valid.
+    release.write_text(made.replace("message: first", "message: forged"))
+    git(hooked, "add", str(release))
+    blocked(commit(hooked), "content does not match its state_id")
+    release.write_text(made)
     git(hooked, "add", str(release))
     assert commit(hooked).returncode == 0  # a new release is fine
-    release.write_text("relstate: 1\nkind: release\nname: v1\nnote: rewritten\n")
+    release.write_text(made + "note: rewritten\n")
     git(hooked, "add", str(release))
     blocked(
         commit(hooked),
@@ -519,9 +524,13 @@ def test_push_uploads_what_the_pushed_refs_need_then_a_clone_gets_everything(
     assert read_tree(clone / "data") == read_tree(hooked / "data")
     assert (clone / "model.bin").read_bytes() == (hooked / "model.bin").read_bytes()
     cloned = Repo.discover(clone)
-    assert envnotes.read_note(cloned, "HEAD") is None  # notes are not fetched by git clone
-    assert envnotes.fetch_notes(cloned, "origin")
+    # git clone fetches no notes; git relstate pull (and fetch) did.
+    assert envnotes.read_note(cloned, "HEAD") is not None
     assert envnotes.read_note(cloned, "HEAD") == envnotes.read_note(Repo.discover(hooked), "HEAD")
+    assert (
+        "recorded when HEAD was committed"
+        in run(clone, "diff", "HEAD", "HEAD", "--json", "--layer", "environment").out
+    )
 
 
 def test_a_failed_upload_stops_the_push(hooked: Path, tmp_path: Path, run: Runner) -> None:

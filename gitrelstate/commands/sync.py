@@ -120,10 +120,24 @@ def fetch(
             remote = resolve_remote(repo, remote_name)
             tracked = selected(repo, cwd, paths, runs, release_names)
             count = transfer.fetch(repo, remote, tracked, jobs or transfer.default_jobs(remote))
+        _fetch_environment_notes(repo)
     finally:
         repo.close()
     ui.echo(f"fetched {count} object(s) from {remote.shown}" if count else "cache is complete")
     return 0
+
+
+def _fetch_environment_notes(repo: Repo) -> None:
+    """Bring in the environment notes other clones pushed (``env show REV``, ``diff``)."""
+    from gitrelstate import envnotes
+
+    git_remote = envnotes.default_git_remote(repo)
+    if git_remote is None:
+        return
+    try:
+        envnotes.fetch_notes(repo, git_remote)
+    except RelstateError as exc:  # data is what fetch is for; notes are a bonus
+        ui.debug(f"environment notes not fetched from {git_remote}: {exc.message}")
 
 
 def pull(
