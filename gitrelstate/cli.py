@@ -458,7 +458,7 @@ def verify(remote_name: str | None, all_refs: bool, jobs: int | None) -> int:
 @click.option("-r", "--remote", "remote_name", help="Collect garbage on this remote instead.")
 @click.option("-f", "--force", is_flag=True, help="Required with --remote.")
 def gc(dry_run: bool, remote_name: str | None, force: bool) -> int:
-    """Remove objects no branch, tag or work-tree pointer references."""
+    """Remove objects no branch, tag, release or work-tree pointer references."""
     from gitrelstate.commands.gc import gc as run
 
     return run(_cwd(), dry_run=dry_run, remote_name=remote_name, force=force)

@@ -21,9 +21,26 @@ class NotARepoError(RelstateError):
 class StateFileError(RelstateError):
     """A state file (pointer, manifest, record, config) is malformed or unsupported."""
 
+    # State files arrive through Git from other people: every refusal says what to do.
+    DEFAULT_HINT = (
+        "state files are written by gitrelstate; restore this one from Git "
+        "(git checkout -- FILE) or see who changed it (git log -p -- FILE)"
+    )
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message, hint or self.DEFAULT_HINT)
+
 
 class UnsafePathError(RelstateError):
     """A path would escape the repository."""
+
+    DEFAULT_HINT = (
+        "paths in state files are relative, '/'-separated and stay inside the repository; "
+        "restore the file from Git (git checkout -- FILE)"
+    )
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message, hint or self.DEFAULT_HINT)
 
 
 class IntegrityError(RelstateError):

@@ -7,12 +7,15 @@ run (and the tree walker) recognises the leftovers of a killed process.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from gitrelstate import faults
+from gitrelstate.errors import RelstateError
 from gitrelstate.state.paths import RESERVED_PREFIX
 
 TMP_MARKER = RESERVED_PREFIX
@@ -37,6 +40,7 @@ def atomic_open(final: Path, mode: int = 0o644) -> Iterator[BinaryIO]:
     try:
         with os.fdopen(fd, "wb") as f:
             yield f
+        faults.checkpoint("fsutil.replace")
         os.replace(tmp, final)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -54,7 +58,7 @@ def write_text_atomic(final: Path, text: str) -> None:
     write_atomic(final, text.encode("utf-8"))
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -69,7 +73,7 @@ def is_stale_tmp(path: Path) -> bool:
     rest = path.name[len(TMP_MARKER) :]
     pid_text = rest.split("-", 1)[0]
     try:
-        if pid_text.isdigit() and not _pid_alive(int(pid_text)):
+        if pid_text.isdigit() and not pid_alive(int(pid_text)):
             return True
         return time.time() - path.lstat().st_mtime > STALE_TMP_SECONDS
     except OSError:
@@ -89,3 +93,41 @@ def remove_stale_tmps(folder: Path) -> int:
                 os.unlink(entry.path)
                 removed += 1
     return removed
+
+
+# Errors of the storage itself, not of gitrelstate: each gets a message and a way out.
+_STORAGE_ERRORS = {
+    errno.ENOSPC: "no space left on the device",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EROFS: "the file system is read-only",
+}
+
+
+def storage_error(exc: BaseException) -> RelstateError | None:
+    """A user-facing error for a full disk (or quota, or read-only file system), else None.
+
+    The writers leave nothing half-written when a write fails (temp files are
+    removed, renames never happen), so a retry once there is room is safe.
+    """
+    what = _STORAGE_ERRORS.get(exc.errno or 0) if isinstance(exc, OSError) else None
+    if what is None:
+        return None
+    assert isinstance(exc, OSError)
+    where = f" (in {os.path.dirname(os.fspath(exc.filename))})" if exc.filename else ""
+    return RelstateError(
+        f"{what}{where}; nothing half-written was kept",
+        hint="free some space (git relstate gc removes unreferenced cache objects), "
+        "then run the command again",
+    )
+
+
+@contextlib.contextmanager
+def storage_errors() -> Iterator[None]:
+    """Within the block, a full disk becomes a user-facing error (see storage_error)."""
+    try:
+        yield
+    except OSError as exc:
+        error = storage_error(exc)
+        if error is None:
+            raise
+        raise error from None

@@ -92,6 +92,8 @@ def needed_objects(repo: Repo, recorded: Iterable[Recorded]) -> ObjectSet:
         if not rec.pointer.is_dir:
             result.files.add(hex_)
             continue
+        if hex_ in result.listings:
+            continue  # the same listing named again (by a release, another commit): read once
         result.listings.add(hex_)
         try:
             manifest = pointers.load_manifest(repo, rec.pointer.hash, rec.where)

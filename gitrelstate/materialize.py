@@ -15,7 +15,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from gitrelstate import fsutil, hashing
+from gitrelstate import faults, fsutil, hashing
 from gitrelstate.errors import IntegrityError
 from gitrelstate.objects import ObjectStore
 
@@ -85,6 +85,21 @@ def materialize(
     display: str,
 ) -> os.stat_result:
     """Make ``target`` hold object ``hex_``; return the new file's stat."""
+    with fsutil.storage_errors():
+        return _materialize(
+            store, hex_, target, executable=executable, link_types=link_types, display=display
+        )
+
+
+def _materialize(
+    store: ObjectStore,
+    hex_: str,
+    target: Path,
+    *,
+    executable: bool,
+    link_types: Sequence[str],
+    display: str,
+) -> os.stat_result:
     src = store.path(hex_)
     if not store.is_loose(hex_):
         return _materialize_packed(store, hex_, target, executable=executable, display=display)
@@ -127,6 +142,7 @@ def materialize(
                 f"none of the link types {', '.join(link_types)} worked for {display}",
                 hint="add 'copy' to cache.link in .relstate/config.yaml",
             )
+        faults.checkpoint("materialize.replace")
         os.replace(tmp, target)
     except FileNotFoundError:
         if not os.path.exists(src):

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from gitrelstate import fsutil
+from gitrelstate import faults, fsutil
 from gitrelstate.hashing import ALGO
 from gitrelstate.packs import PACKABLE, PackIndex, PackWriter
 
@@ -102,6 +102,7 @@ class ObjectStore:
             final.parent.mkdir(parents=True, exist_ok=True)
             self._shards_made.add(shard)
         os.chmod(tmp, OBJECT_MODE)
+        faults.checkpoint("objects.install")
         os.replace(tmp, final)
 
     @contextlib.contextmanager
@@ -148,6 +149,7 @@ class ObjectStore:
         try:
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
+            faults.checkpoint("objects.add")
             os.replace(tmp, final)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
@@ -156,6 +158,7 @@ class ObjectStore:
 
     def remove(self, hex_: str) -> None:
         """Drop an object (a corrupt one, or garbage); packed ones leave their pack's index."""
+        faults.checkpoint("objects.remove")
         with contextlib.suppress(FileNotFoundError):
             self.path(hex_).unlink()
         pack = self._pack_of(hex_)

@@ -16,7 +16,7 @@ import struct
 import threading
 from pathlib import Path
 
-from gitrelstate import fsutil
+from gitrelstate import faults, fsutil
 
 MAGIC = b"RSPACK1\n"
 ENTRY = struct.Struct(">32sQQ")  # digest, offset, size
@@ -88,6 +88,7 @@ class PackWriter:
             self.packs_dir.mkdir(parents=True, exist_ok=True)
             self._tmp = self.packs_dir / f"{fsutil.TMP_MARKER}{os.getpid()}-{os.urandom(8).hex()}"
             self._file = open(self._tmp, "xb")  # noqa: SIM115 - closed in close()/abort()
+        faults.checkpoint("packs.add")
         self._file.write(data)  # type: ignore[attr-defined]
         self._index[digest] = (self._offset, len(data))
         self._offset += len(data)
@@ -102,8 +103,10 @@ class PackWriter:
         pack = self.packs_dir / f"pack-{pack_id}.pack"
         idx = self.packs_dir / f"pack-{pack_id}.idx"
         os.chmod(self._tmp, 0o444)
+        faults.checkpoint("packs.publish")
         os.replace(self._tmp, pack)
         self._tmp = None
+        faults.checkpoint("packs.index")
         fsutil.write_atomic(idx, MAGIC + table, mode=0o444)
         return idx
 

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from gitrelstate import fsutil, hashing
+from gitrelstate import faults, fsutil, hashing
 from gitrelstate.errors import RelstateError, UnsafePathError
 from gitrelstate.repo import Repo
 from gitrelstate.state import yamlio
@@ -45,9 +45,12 @@ def _read_pointer(path: Path, label: str) -> object:
 
 def load(repo: Repo, pointer_rel: str) -> Tracked:
     """Load and validate the pointer at ``pointer_rel`` (repo-relative)."""
-    pointer = DataPointer.from_dict(
-        _read_pointer(repo.abspath(pointer_rel), pointer_rel), pointer_rel
-    )
+    return tracked_from(repo, pointer_rel, _read_pointer(repo.abspath(pointer_rel), pointer_rel))
+
+
+def tracked_from(repo: Repo, pointer_rel: str, doc: object) -> Tracked:
+    """Validate a pointer document found at ``pointer_rel`` (work tree, index or history)."""
+    pointer = DataPointer.from_dict(doc, pointer_rel)
     folder, _, name = pointer_rel.rpartition("/")
     if name[: -len(SUFFIX)] != pointer.path:
         raise UnsafePathError(
@@ -94,6 +97,7 @@ def save(repo: Repo, pointer_rel: str, pointer: DataPointer) -> bool:
             return False
     except (FileNotFoundError, UnicodeDecodeError):
         pass
+    faults.checkpoint("pointers.save")
     fsutil.write_text_atomic(path, text)
     return True
 

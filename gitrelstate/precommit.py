@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from gitrelstate import git, hashing
+from gitrelstate import git, hashing, pointers
 from gitrelstate.compare import Comparison, compare
 from gitrelstate.errors import RelstateError, StateFileError
 from gitrelstate.pointers import Tracked
@@ -40,7 +40,6 @@ from gitrelstate.staged import (
     kind_of,
     parse,
     record_from,
-    tracked_from,
 )
 from gitrelstate.state import config as config_model
 from gitrelstate.state.pointer import DataPointer
@@ -99,7 +98,7 @@ def check(repo: Repo) -> list[Problem]:
             doc = parse(raw[path], path, kind)
             c.documents[path] = doc
             if kind == "data":
-                tracked.append(tracked_from(repo, path, doc))
+                tracked.append(pointers.tracked_from(repo, path, doc))
             elif kind == "run":
                 record = record_from(path, doc)
                 records.append((path, index.put(c.staged.blobs[path], record)))

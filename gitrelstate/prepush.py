@@ -24,7 +24,7 @@ from gitrelstate.state.pointer import SUFFIX, DataPointer, parse_canonical
 from gitrelstate.state.record import RunRecord
 
 if TYPE_CHECKING:
-    from gitrelstate.remote import Remote
+    pass
 
 _NULL = re.compile(r"0+")
 
@@ -158,26 +158,17 @@ def upload(repo: Repo, tracked: Sequence[Tracked]) -> tuple[str, int, int] | Non
     """Upload what the default data remote lacks; return (remote shown, sent, present),
     or None when no default remote is configured. Raises RelstateError on failure."""
     from gitrelstate import transfer
-    from gitrelstate.commands.sync import resolve_remote
+    from gitrelstate.remote import resolve as resolve_remote
 
     if repo.config.default_remote is None:
         return None
     with repo.locked(shared=True):
         remote = resolve_remote(repo, None)
         wanted = {hashing.hex_of(t.pointer.hash) for t in tracked}
-        on_remote = _on_remote(remote, wanted) if wanted else set()
+        on_remote = transfer.existing(remote, wanted) if wanted else set()
         # A listing on the remote means all its files are there (it is uploaded last).
         todo = [t for t in tracked if hashing.hex_of(t.pointer.hash) not in on_remote]
         sent, present = (
             transfer.push(repo, remote, todo, transfer.default_jobs(remote)) if todo else (0, 0)
         )
     return remote.shown, sent, present + len(tracked) - len(todo)
-
-
-def _on_remote(remote: Remote, wanted: set[str]) -> set[str]:
-    try:
-        return remote.backend.existing(wanted)
-    except RelstateError:
-        raise
-    except Exception as exc:
-        raise remote.error("list", exc) from None

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from gitrelstate import fsutil, git, pointers, runner, ui
+from gitrelstate import faults, fsutil, git, pointers, runner, ui
 from gitrelstate.errors import RelstateError, StateFileError
 from gitrelstate.repo import Repo
 from gitrelstate.state import yamlio
@@ -114,7 +114,8 @@ def create(repo: Repo, here: Path, request: ReleaseRequest) -> Release:
             f"release '{name}' already exists; releases are immutable",
             hint="choose a new name (e.g. a higher version)",
         )
-    if (request.tag or request.sign) and _tag_exists(repo, name):
+    leftover_tag = (request.tag or request.sign) and _leftover_tag(repo, name)
+    if (request.tag or request.sign) and not leftover_tag and _tag_exists(repo, name):
         raise RelstateError(
             f"git tag '{tag_name(name)}' already exists",
             hint=f"choose a new release name, or delete the tag: git tag -d {tag_name(name)}",
@@ -164,10 +165,16 @@ def create(repo: Repo, here: Path, request: ReleaseRequest) -> Release:
     text = yamlio.dumps(doc)
     release = parse(text, release_path(name))
     if request.tag or request.sign:
+        if leftover_tag:
+            git.run(repo.root, ["tag", "-d", tag_name(name)], check=False)
+        faults.checkpoint("releases.tag")
         _make_tag(repo, release, sign=request.sign)
     path = repo.abspath(release_path(name))
     path.parent.mkdir(parents=True, exist_ok=True)
-    fsutil.write_text_atomic(path, text)
+    fsutil.remove_stale_tmps(path.parent)  # a killed release's temp file: never commit it
+    with fsutil.storage_errors():
+        faults.checkpoint("releases.write")
+        fsutil.write_text_atomic(path, text)
     return release
 
 
@@ -185,6 +192,14 @@ def _tag_exists(repo: Repo, name: str) -> bool:
         repo.root, ["rev-parse", "--verify", "-q", f"refs/tags/{tag_name(name)}"], check=False
     )
     return bool(out.strip())
+
+
+def _leftover_tag(repo: Repo, name: str) -> bool:
+    """Is ``relstate/NAME`` a tag an interrupted ``release NAME --tag`` made before it
+    could write the release file? (Called once the file is known not to exist.)"""
+    body = git.run(repo.root, ["cat-file", "tag", f"refs/tags/{tag_name(name)}"], check=False)
+    _, _, message = body.partition("\n\n")
+    return message.startswith(f"gitrelstate release {name}\n")
 
 
 def _bound_runs(repo: Repo, names: Sequence[str]) -> list[RunRecord]:

@@ -11,13 +11,16 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gitrelstate.backends.base import Backend
 from gitrelstate.backends.fsspec_backend import FsspecBackend
 from gitrelstate.backends.local import LocalBackend
-from gitrelstate.errors import RemoteError
+from gitrelstate.errors import RelstateError, RemoteError
 from gitrelstate.state.config import RemoteConfig
+
+if TYPE_CHECKING:
+    from gitrelstate.repo import Repo
 
 BACKEND_PACKAGES = {
     "s3": "s3fs",
@@ -34,8 +37,10 @@ BACKEND_PACKAGES = {
 
 
 def redact_url(url: str) -> str:
-    """Hide user:password@ in URLs before they are shown anywhere."""
-    return re.sub(r"(://)[^/@]*@", r"\1***@", url)
+    """Hide user:password@ in URLs before they are shown anywhere (also where a storage
+    library moved it into a path, as in ``http://host/user:password@bucket/key``)."""
+    url = re.sub(r"(://)[^/@]*@", r"\1***@", url)
+    return re.sub(r"(/)[^/@\s]*:[^/@\s]*@", r"\1***@", url)
 
 
 def protocol_of(url: str) -> str:
@@ -55,7 +60,10 @@ class Remote:
         self.url = config.url
         self.options: Mapping[str, Any] = config.options
         self.client = config.client
+        self.packs = config.packs  # push small objects in packs (reading always knows them)
         self.repo_root = repo_root
+        # Where copies of the remote's pack indexes are kept (set by resolve()).
+        self.private_dir: Path | None = None
         self._backend: Backend | None = None
 
     @property
@@ -95,9 +103,9 @@ class Remote:
                 f"remote {self.shown} needs the Python package '{package}'",
                 hint=f"pip install {package}",
             ) from None
-        except ValueError as exc:
+        except (ValueError, TypeError) as exc:
             raise RemoteError(
-                f"remote {self.shown}: unsupported URL or option ({exc})",
+                f"remote {self.shown}: unsupported URL or option ({self.redact(str(exc))})",
                 hint="check the URL and the -o options with 'git relstate remote list'",
             ) from None
         return FsspecBackend(fs, str(root))
@@ -116,12 +124,49 @@ class Remote:
         try:
             store = S3Store(bucket, **config)
         except Exception as exc:
-            raise RemoteError(f"remote {self.shown}: invalid S3 settings ({exc})") from None
+            raise RemoteError(
+                f"remote {self.shown}: invalid S3 settings ({self.redact(str(exc))})",
+                hint="check the URL and the -o options with 'git relstate remote list'",
+            ) from None
         return ObstoreBackend(store, prefix)
+
+    def redact(self, text: str) -> str:
+        """``text`` (say, an error of a storage library) without this remote's credentials:
+        neither the URL's user:password nor the value of any secret-looking option."""
+        from gitrelstate.state.config import secret_option_names
+
+        secrets: list[str] = []
+        creds = re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://([^/@]*)@", self.url)
+        if creds:
+            secrets += [creds.group(1), *creds.group(1).split(":")]
+        for dotted in secret_option_names(self.options):
+            value: Any = self.options
+            for part in dotted.split("."):
+                value = value.get(part) if isinstance(value, Mapping) else None
+            secrets.append(str(value) if value is not None else "")
+        for secret in sorted({s for s in secrets if len(s) >= 3}, key=len, reverse=True):
+            text = text.replace(secret, "***")
+        return redact_url(text)
 
     def error(self, action: str, exc: BaseException) -> RemoteError:
         detail = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
         return RemoteError(
-            f"could not {action} remote {self.shown}: {redact_url(detail)}",
+            f"could not {action} remote {self.shown}: {self.redact(detail)}",
             hint="check that the remote is reachable and your credentials, then retry",
         )
+
+
+def resolve(repo: Repo, name: str | None) -> Remote:
+    """The remote called ``name``, or the default remote when ``name`` is None."""
+    config = repo.config
+    chosen = name or config.default_remote
+    if chosen is None:
+        raise RelstateError(
+            "no remote given and no default remote set",
+            hint="add one: git relstate remote add origin /path/to/storage --default",
+        )
+    if chosen not in config.remotes:
+        raise RelstateError(f"no remote named '{chosen}'", hint="see 'git relstate remote list'")
+    remote = Remote(config.remotes[chosen], repo.root)
+    remote.private_dir = repo.private_dir
+    return remote

@@ -15,6 +15,7 @@ from gitrelstate.objects import ObjectStore
 from gitrelstate.statcache import StatCache
 from gitrelstate.state import config as config_model
 from gitrelstate.state import yamlio
+from gitrelstate.state.paths import RESERVED_PREFIX
 from gitrelstate.state.pointer import SUFFIX
 
 STATE_DIR = ".relstate"
@@ -110,7 +111,17 @@ class Repo:
             self.root,
             ["--cached", "--others", "--exclude-standard", "--", f"*{SUFFIX}"],
         )
-        return sorted({p for p in found if p.endswith(SUFFIX) and (self.root / p).is_file()})
+        # A killed writer's temp file (".relstate-tmp-<pid>-<hex>-data.relstate.yaml")
+        # ends like a pointer but is none.
+        return sorted(
+            {
+                p
+                for p in found
+                if p.endswith(SUFFIX)
+                and not p.rpartition("/")[2].startswith(RESERVED_PREFIX)
+                and (self.root / p).is_file()
+            }
+        )
 
     # -- shared resources ----------------------------------------------------
 

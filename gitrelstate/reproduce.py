@@ -22,6 +22,7 @@ from gitrelstate import git, reproduce_data, reproduce_env, tracking
 from gitrelstate import reproduce_worktree as worktrees
 from gitrelstate.errors import RelstateError
 from gitrelstate.remote import Remote
+from gitrelstate.remote import resolve as resolve_remote
 from gitrelstate.repo import Repo
 from gitrelstate.reproduce_params import restore_params
 from gitrelstate.reproduce_report import Failure, InputCheck, OutputCheck, Report, StageResult
@@ -329,18 +330,12 @@ def _metrics_changes(path: Path, rel: str, record: RunRecord) -> list[dict[str, 
 
 
 def _remote(repo: Repo, name: str | None) -> Remote:
-    config = repo.config
-    chosen = name or config.default_remote
-    if chosen is None:
+    try:
+        return resolve_remote(repo, name)
+    except RelstateError as exc:
         raise RelstateError(
-            "no remote is given or set as default",
-            hint="add one: git relstate remote add origin URL --default, or fetch the data first",
-        )
-    if chosen not in config.remotes:
-        raise RelstateError(
-            f"there is no remote named '{chosen}'", hint="see 'git relstate remote list'"
-        )
-    return Remote(config.remotes[chosen], repo.root)
+            exc.message, hint=f"{exc.hint}; or fetch the data first" if exc.hint else None
+        ) from None
 
 
 # -- running a command --------------------------------------------------------------

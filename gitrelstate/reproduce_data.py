@@ -122,7 +122,7 @@ def _remote_listing(remote: Remote, item: MissingObject) -> Manifest | None:
 def lacking_on_remote(remote: Remote, missing: Sequence[MissingObject]) -> list[MissingObject]:
     """Those of ``missing`` the remote does not have (all of them when it cannot say)."""
     try:
-        present = remote.backend.existing({hashing.hex_of(m.hash) for m in missing})
+        present = transfer.existing(remote, {hashing.hex_of(m.hash) for m in missing})
     except Exception:  # unreachable remote: every missing object is unaccounted for
         return list(missing)
     return [m for m in missing if hashing.hex_of(m.hash) not in present]

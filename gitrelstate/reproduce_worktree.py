@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
 
-from gitrelstate import git
+from gitrelstate import fsutil, git
 from gitrelstate.errors import RelstateError
 from gitrelstate.repo import Repo
 from gitrelstate.worktree import inside
@@ -40,16 +40,6 @@ def _admin_dirs(repo: Repo) -> list[Path]:
         return []
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _checkout_of(admin: Path) -> Path | None:
     """The work-tree folder an admin folder belongs to (from its ``gitdir`` file)."""
     try:
@@ -66,7 +56,9 @@ def _abandoned(admin: Path) -> bool:
     except OSError:
         return False
     # A pid means nothing on another machine sharing this repository's folder.
-    return host == socket.gethostname() and pid_text.isdigit() and not _pid_alive(int(pid_text))
+    return (
+        host == socket.gethostname() and pid_text.isdigit() and not fsutil.pid_alive(int(pid_text))
+    )
 
 
 def prune_stale(repo: Repo) -> list[Path]:

@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from gitrelstate import fsutil, git, gitignore, hashing, pointers, tracking, ui, values
+from gitrelstate import faults, fsutil, git, gitignore, hashing, pointers, tracking, ui, values
 from gitrelstate.errors import RelstateError
 from gitrelstate.repo import RUNS_DIR, STATE_DIR, Repo
 from gitrelstate.state import yamlio
@@ -170,6 +170,10 @@ class Execution:
     in_process: bool = False
 
     def begin(self) -> None:
+        with fsutil.storage_errors():
+            self._begin()
+
+    def _begin(self) -> None:
         self._check_paths()
         self.code = code_state(self.repo)
         for rel in self._dep_paths():
@@ -224,6 +228,10 @@ class Execution:
         )
 
     def finish(self, exit_status: int) -> RunRecord:
+        with fsutil.storage_errors():
+            return self._finish(exit_status)
+
+    def _finish(self, exit_status: int) -> RunRecord:
         duration = time.monotonic() - self.t0
         finished = _now()
         if exit_status != 0:
@@ -279,6 +287,8 @@ class Execution:
         )
         path = record_path(self.repo, self.spec.name)
         path.parent.mkdir(parents=True, exist_ok=True)
+        fsutil.remove_stale_tmps(path.parent)  # a killed run's temp record: never commit it
+        faults.checkpoint("runner.record")
         fsutil.write_text_atomic(path, yamlio.dumps(record.to_dict()))
         self.repo.statcache.flush()
         return record
@@ -303,6 +313,7 @@ def _bind_output(repo: Repo, rel: str, announce: str = "") -> Artifact:
     if not path.exists():
         raise RelstateError(f"output {rel} was not produced by the command")
     pointer_rel = pointers.pointer_rel_for(rel)
+    fsutil.remove_stale_tmps(path.parent)  # leftovers of a killed run beside the output
     previous = None
     if repo.abspath(pointer_rel).exists():
         previous = pointers.load(repo, pointer_rel).pointer

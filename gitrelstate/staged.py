@@ -15,13 +15,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gitrelstate import fsutil, git, pointers
-from gitrelstate.errors import RelstateError, StateFileError, UnsafePathError
-from gitrelstate.pointers import Tracked
+from gitrelstate import fsutil, git
+from gitrelstate.errors import RelstateError, StateFileError
 from gitrelstate.repo import RUNS_DIR, STATE_DIR, Repo
 from gitrelstate.state import model, yamlio
 from gitrelstate.state.paths import check_relpath
-from gitrelstate.state.pointer import SUFFIX, DataPointer, parse_canonical
+from gitrelstate.state.pointer import SUFFIX, parse_canonical
 from gitrelstate.state.record import Artifact, RunRecord
 from gitrelstate.state.release import RELEASES_DIR
 
@@ -182,20 +181,6 @@ def parse(raw: bytes, source: str, kind: str | None) -> Any:
         if fast is not None:
             return fast
     return yamlio.loads(text, source)
-
-
-def tracked_from(repo: Repo, pointer_rel: str, doc: Any) -> Tracked:
-    pointer = DataPointer.from_dict(doc, pointer_rel)
-    folder, _, name = pointer_rel.rpartition("/")
-    if name[: -len(SUFFIX)] != pointer.path:
-        raise UnsafePathError(
-            f"{pointer_rel}: 'path' is {pointer.path!r}, but this pointer can only describe "
-            f"{name[: -len(SUFFIX)]!r}",
-            hint="a pointer's file name is its data's name plus .relstate.yaml",
-        )
-    data_rel = f"{folder}/{pointer.path}" if folder else pointer.path
-    pointers.check_data_location(repo, data_rel, pointer_rel)
-    return Tracked(pointer_rel, data_rel, pointer)
 
 
 def record_from(path: str, doc: Any) -> RunRecord:

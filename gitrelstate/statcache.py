@@ -12,6 +12,8 @@ import sqlite3
 import time
 from pathlib import Path
 
+from gitrelstate import faults
+
 # A file modified within the same timestamp tick as our stat would look unchanged
 # afterwards ("racy git"); entries that fresh are not trusted and not stored.
 RACY_WINDOW_NS = 50_000_000
@@ -40,20 +42,26 @@ class StatCache:
 
     def _conn(self) -> sqlite3.Connection:
         if self._db is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
             try:
-                self._db = self._open()
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._db = self._open(self.path)
+            except sqlite3.OperationalError:
+                # Cannot be opened here and now (a full disk, a read-only folder): work
+                # from memory; only the speed-up is lost.
+                self._db = self._open(":memory:")
             except sqlite3.DatabaseError:
                 # Only a cache: a damaged file is set aside and rebuilt by rehashing.
                 self.path.replace(self.path.with_name(self.path.name + ".damaged"))
                 for suffix in ("-wal", "-shm"):
                     with contextlib.suppress(FileNotFoundError):
                         os.unlink(str(self.path) + suffix)
-                self._db = self._open()
+                self._db = self._open(self.path)
+            except OSError:
+                self._db = self._open(":memory:")
         return self._db
 
-    def _open(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
+    def _open(self, path: Path | str) -> sqlite3.Connection:
+        db = sqlite3.connect(path, timeout=60.0, isolation_level=None)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute(
@@ -106,14 +114,21 @@ class StatCache:
         if not self._pending:
             return
         rows = [(k[0], k[1], *v) for k, v in self._pending.items()]
-        db = self._conn()
-        db.execute("BEGIN IMMEDIATE")
         try:
-            db.executemany("INSERT OR REPLACE INTO stat VALUES (?, ?, ?, ?, ?, ?)", rows)
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
+            faults.checkpoint("statcache.flush")
+            db = self._conn()
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.executemany("INSERT OR REPLACE INTO stat VALUES (?, ?, ?, ?, ?, ?)", rows)
+                db.execute("COMMIT")
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    db.execute("ROLLBACK")
+                raise
+        except (sqlite3.OperationalError, OSError):
+            # A full disk or a lock held too long: losing these entries costs a rehash.
+            self._pending.clear()
+            return
         if self._loaded is not None:
             self._loaded.update(self._pending)
         self._pending.clear()
@@ -139,8 +154,10 @@ class StatCache:
     def remember_tree(self, path: str, content_id: str, digest: str | None) -> None:
         if digest is None:
             return
-        db = self._conn()
-        db.execute("INSERT OR REPLACE INTO tree VALUES (?, ?, ?)", (path, content_id, digest))
+        with contextlib.suppress(sqlite3.OperationalError):  # a full disk: only a speed-up
+            self._conn().execute(
+                "INSERT OR REPLACE INTO tree VALUES (?, ?, ?)", (path, content_id, digest)
+            )
 
 
 def tree_digest(files: dict[str, os.stat_result]) -> str | None:

@@ -10,18 +10,20 @@ with backoff.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import time
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gitrelstate import hashing, pointers, ui
-from gitrelstate.backends.base import Download, Failures, Fetched, Upload
+from gitrelstate import faults, fsutil, hashing, pointers, remotepacks, ui
+from gitrelstate.backends.base import IN_MEMORY, Download, Failures, Fetched, Upload
 from gitrelstate.errors import IntegrityError, RelstateError, RemoteError
 from gitrelstate.objects import ObjectStore
 from gitrelstate.pointers import Tracked
-from gitrelstate.remote import Remote
+from gitrelstate.remote import Remote, is_local
 from gitrelstate.repo import Repo
 from gitrelstate.state.manifest import Manifest
 
@@ -58,13 +60,13 @@ def referenced(repo: Repo, tracked: Iterable[Tracked]) -> Referenced:
 
 
 def default_jobs(remote: Remote) -> int:
-    from gitrelstate.remote import is_local
-
     return 4 if is_local(remote.url) else 64
 
 
 def _transient(exc: BaseException) -> bool:
-    return not isinstance(exc, (FileNotFoundError, PermissionError, RelstateError))
+    return not isinstance(
+        exc, (FileNotFoundError, PermissionError, RelstateError)
+    ) and not fsutil.storage_error(exc)
 
 
 def _with_retries(
@@ -92,13 +94,17 @@ def _raise_failures(remote: Remote, action: str, failures: Failures) -> None:
     for hex_, exc in failures:
         if isinstance(exc, RelstateError):
             raise exc
+        local_trouble = fsutil.storage_error(exc)  # our disk is full, not the remote down
+        if local_trouble is not None:
+            raise local_trouble
         if isinstance(exc, FileNotFoundError):
             raise RemoteError(
                 f"object {hex_[:16]}… is missing on remote {remote.shown}",
                 hint="push it from a clone that has it",
             )
     lines = [
-        f"{h[:16]}…: {str(e).splitlines()[0] if str(e) else type(e).__name__}" for h, e in failures
+        f"{h[:16]}…: {remote.redact(str(e).splitlines()[0]) if str(e) else type(e).__name__}"
+        for h, e in failures
     ]
     raise RemoteError(
         f"{len(failures)} object(s) failed to {action} remote {remote.shown}:\n"
@@ -108,15 +114,52 @@ def _raise_failures(remote: Remote, action: str, failures: Failures) -> None:
     )
 
 
-def _upload_item(store: ObjectStore, hex_: str, size: int) -> Upload:
-    if store.is_loose(hex_):
-        return Upload(hex_, size, path=store.path(hex_))
-    return Upload(hex_, size, read=lambda: store.read_bytes(hex_))
+def _corrupt_in_cache(hex_: str) -> IntegrityError:
+    return IntegrityError(
+        f"cache object {hex_[:16]}… does not hash to its name (it is corrupt); it was not uploaded",
+        hint="run 'git relstate verify' (it removes corrupt objects from the cache), then "
+        "'git relstate fetch' or track the data again, and push again",
+    )
 
 
-def _existing(remote: Remote, wanted: set[str]) -> set[str]:
+def _verified_read(store: ObjectStore, hex_: str) -> bytes:
+    data = store.read_bytes(hex_)
+    if hashing.hash_bytes(data) != hex_:
+        raise _corrupt_in_cache(hex_)
+    return data
+
+
+def _upload_items(
+    store: ObjectStore, hexes: Sequence[str], sizes: dict[str, int], *, verified_copy: bool
+) -> list[Upload]:
+    """What to send; every object is checked against its name on the way out, so a
+    corrupt cache object never spreads to a remote. Objects up to ``IN_MEMORY`` are
+    read and hashed when their turn comes; larger files are hashed here first unless
+    the backend hashes its own copy (``verified_copy``: a folder remote)."""
+    items = []
+    large = []
+    for hex_ in hexes:
+        if store.is_loose(hex_) and sizes[hex_] > IN_MEMORY:
+            items.append(Upload(hex_, sizes[hex_], path=store.path(hex_)))
+            large.append(hex_)
+        else:
+            items.append(
+                Upload(hex_, sizes[hex_], read=functools.partial(_verified_read, store, hex_))
+            )
+    if large and not verified_copy:
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            actual = pool.map(lambda h: hashing.hash_file(store.path(h))[0], large)
+            for hex_, got in zip(large, actual, strict=True):
+                if got != hex_:
+                    raise _corrupt_in_cache(hex_)
+    return items
+
+
+def existing(remote: Remote, wanted: set[str]) -> set[str]:
+    """Which of ``wanted`` the remote holds, loose or in its packs (one bulk check);
+    errors name the remote."""
     try:
-        return remote.backend.existing(wanted)
+        return remotepacks.existing(remote, wanted)[0]
     except RelstateError:
         raise
     except Exception as exc:
@@ -133,7 +176,7 @@ def push(repo: Repo, remote: Remote, tracked: Sequence[Tracked], jobs: int) -> t
             hint="run 'git relstate fetch' or re-track the data first",
         )
     wanted = refs.all
-    present = _existing(remote, wanted)
+    present = existing(remote, wanted)
     missing_local = sorted(h for h in wanted - present if not repo.cache.exists(h))
     if missing_local:
         raise RelstateError(
@@ -146,9 +189,16 @@ def push(repo: Repo, remote: Remote, tracked: Sequence[Tracked], jobs: int) -> t
         sizes[hex_] = 0
     files = sorted(set(refs.files) - present)
     listings = sorted(refs.manifests - present)
+    # Many small files travel in a few pack files (one request each, not one per object).
+    packed = remotepacks.packable(remote, [h for h in files if h not in refs.manifests], sizes)
+    if packed:
+        read = functools.partial(_verified_read, repo.cache)
+        remotepacks.push_packs(repo.cache, remote, packed, sizes, read, jobs)
+        files = sorted(set(files) - set(packed))
     for batch, label in ((files, "push"), (listings, "push listings")):
         if not batch:
             continue
+        faults.checkpoint(f"transfer.{label.replace(' ', '_')}")
         total = sum(sizes[h] for h in batch)
         with ui.transfer_progress(len(batch), total, label) as advance:
             _with_retries(
@@ -156,10 +206,12 @@ def push(repo: Repo, remote: Remote, tracked: Sequence[Tracked], jobs: int) -> t
                 "upload to",
                 batch,
                 lambda todo: remote.backend.upload(
-                    [_upload_item(repo.cache, h, sizes[h]) for h in todo], jobs, advance
+                    _upload_items(repo.cache, todo, sizes, verified_copy=is_local(remote.url)),
+                    jobs,
+                    advance,
                 ),
             )
-    return len(files) + len(listings), len(present)
+    return len(files) + len(packed) + len(listings), len(present)
 
 
 def _verified_receiver(
@@ -171,13 +223,15 @@ def _verified_receiver(
         return IntegrityError(
             f"object {hex_[:16]}… on remote {remote.shown} is corrupt "
             f"(its content hashes to {actual[:16]}…); it was not stored",
-            hint="push it again from a clone that has a good copy",
+            hint=f"run 'git relstate verify -r {remote.name}' in a clone that has a good "
+            "copy (it removes corrupt objects from the remote), then push from there",
         )
 
     def receive(hex_: str, payload: bytes | Path | Fetched) -> None:
         if isinstance(payload, (Path, Fetched)):
             path = payload.path if isinstance(payload, Fetched) else payload
             try:
+                faults.checkpoint("transfer.receive")
                 if isinstance(payload, Fetched):
                     actual = payload.actual  # hashed while it streamed in
                 else:
@@ -192,6 +246,7 @@ def _verified_receiver(
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(path)
             return
+        faults.checkpoint("transfer.receive")
         actual = hashing.hash_bytes(payload)
         if actual != hex_:
             raise corrupt(hex_, actual)
@@ -205,6 +260,11 @@ def _verified_receiver(
 
 def fetch(repo: Repo, remote: Remote, tracked: Sequence[Tracked], jobs: int) -> int:
     """Download objects missing from the cache, verifying each; return how many."""
+    with fsutil.storage_errors():
+        return _fetch(repo, remote, tracked, jobs)
+
+
+def _fetch(repo: Repo, remote: Remote, tracked: Sequence[Tracked], jobs: int) -> int:
     repo.cache.clean_tmp()
     # Listings are read first (only they say which files a folder needs) but
     # enter the cache last, so a listing in the cache means its files are there.
@@ -233,15 +293,17 @@ def fetch(repo: Repo, remote: Remote, tracked: Sequence[Tracked], jobs: int) -> 
             manifest = pointers.load_manifest(repo, t.pointer.hash, t.pointer_rel)
         files.update((e.hex, e.size) for e in manifest.entries.values())
     missing = sorted(h for h in files if not repo.cache.exists(h))
-    if missing:
+    # Objects in the remote's packs come with their packs; the rest one by one.
+    loose = remotepacks.fetch_packed(repo.cache, remote, missing, jobs) if missing else []
+    if loose:
         receive = _verified_receiver(repo.cache, remote)
-        total = sum(files[h] for h in missing)
+        total = sum(files[h] for h in loose)
         # Small downloads go into one pack, published when the block ends.
-        with repo.cache.packing(), ui.transfer_progress(len(missing), total, "fetch") as advance:
+        with repo.cache.packing(), ui.transfer_progress(len(loose), total, "fetch") as advance:
             _with_retries(
                 remote,
                 "download from",
-                missing,
+                loose,
                 lambda todo: remote.backend.download(
                     [Download(h, files[h]) for h in todo],
                     jobs,
@@ -251,6 +313,7 @@ def fetch(repo: Repo, remote: Remote, tracked: Sequence[Tracked], jobs: int) -> 
                 ),
             )
     for hex_, raw in listings.items():
+        faults.checkpoint("transfer.listing")
         repo.cache.add_bytes(hex_, raw)
     return len(missing) + len(listings)
 

@@ -9,8 +9,6 @@ from pathlib import Path
 from gitrelstate.errors import RelstateError, UnsafePathError
 from gitrelstate.fsutil import TMP_MARKER
 
-SKIP_DIRS = frozenset({".git"})
-
 
 def is_executable(st: os.stat_result) -> bool:
     return bool(st.st_mode & stat_mod.S_IXUSR)
@@ -97,14 +95,17 @@ def walk_files(
                 if leftovers is not None:
                     leftovers.append(Path(entry.path))
                 continue
+            if len(name) == 4 and name.lower() == ".git":
+                # A nested repository's folder, or a submodule's or worktree's '.git'
+                # file, in any case: state files can never name it (docs/spec.md 5.1).
+                continue
             # Cheap checks for the common name; the full rules only when needed.
             if not (name.isascii() and name.isprintable()) or "\\" in name:
                 check_name(display + prefix + name)
             if entry.is_file(follow_symlinks=False):  # the common case first
                 found[prefix + name] = entry.stat(follow_symlinks=False)
             elif entry.is_dir(follow_symlinks=False):
-                if name not in SKIP_DIRS:
-                    stack.append((entry.path, prefix + name + "/"))
+                stack.append((entry.path, prefix + name + "/"))
             elif entry.is_symlink():
                 found[prefix + name] = _follow_link(
                     entry, display + prefix + name, root_real, cache_real

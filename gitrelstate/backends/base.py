@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
@@ -107,6 +108,11 @@ class Backend(Protocol):
     ) -> Failures: ...
     def open(self, hex_: str) -> BinaryIO: ...
     def delete(self, hex_: str) -> None: ...
+    # Named files below the root that are not objects (``packs/pack-<id>.pack``).
+    def list_names(self, folder: str) -> list[str]: ...
+    def put_named(self, name: str, path: Path) -> None: ...
+    def get_named_file(self, name: str, path: Path) -> None: ...
+    def delete_named(self, name: str) -> None: ...
 
 
 class ThreadedBackend(ABC):
@@ -125,6 +131,22 @@ class ThreadedBackend(ABC):
 
     @abstractmethod
     def get_file(self, hex_: str, path: Path) -> None: ...
+
+    @abstractmethod
+    def list_names(self, folder: str) -> list[str]:
+        """Base names of the files directly in ``folder`` (missing folder: none)."""
+
+    @abstractmethod
+    def put_named(self, name: str, path: Path) -> None:
+        """Store the local file ``path`` as ``name``, atomically (complete or absent)."""
+
+    @abstractmethod
+    def get_named_file(self, name: str, path: Path) -> None:
+        """Download ``name`` into the local file ``path``, streamed (constant memory)."""
+
+    @abstractmethod
+    def delete_named(self, name: str) -> None:
+        """Remove ``name``; a missing file is not an error."""
 
     def upload(self, items: Sequence[Upload], jobs: int, advance: Advance) -> Failures:
         def one(item: Upload) -> None:
@@ -149,7 +171,13 @@ class ThreadedBackend(ABC):
                 receive(item.hex, self.get_bytes(item.hex))
             else:
                 tmp = tmp_path()
-                self.get_file(item.hex, tmp)
+                try:
+                    self.get_file(item.hex, tmp)
+                except BaseException:
+                    # A download cut short leaves no partial temp file behind.
+                    with contextlib.suppress(FileNotFoundError):
+                        tmp.unlink()
+                    raise
                 receive(item.hex, tmp)
 
         return _pool(items, jobs, one, lambda item: advance(1, item.size or 0))

@@ -52,3 +52,26 @@ class FsspecBackend(ThreadedBackend):
     def delete(self, hex_: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             self.fs.rm_file(self._path(hex_))
+
+    # -- named files (packs) ----------------------------------------------------------
+
+    def list_names(self, folder: str) -> list[str]:
+        path = f"{self.root}/{folder}"
+        # fsspec filesystems cache listings; another clone may have changed the folder.
+        with contextlib.suppress(Exception):
+            self.fs.invalidate_cache(path)
+        try:
+            found = self.fs.ls(path, detail=False)
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        return [str(p).rstrip("/").rsplit("/", 1)[-1] for p in found]
+
+    def put_named(self, name: str, path: Path) -> None:
+        self.fs.put_file(str(path), f"{self.root}/{name}")
+
+    def get_named_file(self, name: str, path: Path) -> None:
+        self.fs.get_file(f"{self.root}/{name}", str(path))
+
+    def delete_named(self, name: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.fs.rm_file(f"{self.root}/{name}")

@@ -8,8 +8,9 @@ import shutil
 from pathlib import Path
 from typing import BinaryIO
 
-from gitrelstate import fsutil
+from gitrelstate import faults, fsutil, hashing
 from gitrelstate.backends.base import ThreadedBackend, hexes_from_keys, object_key
+from gitrelstate.errors import IntegrityError
 from gitrelstate.hashing import ALGO
 
 # Below this many wanted objects, stat each; above, list the shard folders.
@@ -47,12 +48,22 @@ class LocalBackend(ThreadedBackend):
         return hexes_from_keys(keys)
 
     def put_file(self, path: Path, hex_: str) -> None:
-        # Temp file + rename: a reader of the remote never sees a partial object.
+        # Temp file + rename: a reader of the remote never sees a partial object; the
+        # bytes copied are hashed, so a corrupt cache object never lands there.
         final = self._final(hex_)
         tmp = fsutil.tmp_name(final)
         try:
-            shutil.copyfile(path, tmp)
+            with open(path, "rb") as src, open(tmp, "xb") as dst:
+                actual, _ = hashing.copy_and_hash(src, dst, os.fstat(src.fileno()).st_size)
+            if actual != hex_:
+                raise IntegrityError(
+                    f"cache object {hex_[:16]}… does not hash to its name (it is corrupt); "
+                    "it was not uploaded",
+                    hint="run 'git relstate verify' (it removes corrupt objects from the "
+                    "cache), then 'git relstate fetch' or track the data again, and push again",
+                )
             os.chmod(tmp, 0o444)
+            faults.checkpoint("local.put")
             os.replace(tmp, final)
         finally:
             with contextlib.suppress(FileNotFoundError):
@@ -71,5 +82,37 @@ class LocalBackend(ThreadedBackend):
         return open(self.root / object_key(hex_), "rb")
 
     def delete(self, hex_: str) -> None:
+        faults.checkpoint("local.delete")
         with contextlib.suppress(FileNotFoundError):
             (self.root / object_key(hex_)).unlink()
+
+    # -- named files (packs) ----------------------------------------------------------
+
+    def list_names(self, folder: str) -> list[str]:
+        try:
+            names = os.listdir(self.root / folder)
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        return [n for n in names if not fsutil.is_tmp_name(n)]
+
+    def put_named(self, name: str, path: Path) -> None:
+        # Temp file + rename, as for objects: a reader never sees a partial pack.
+        final = self.root / name
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp = fsutil.tmp_name(final)
+        try:
+            shutil.copyfile(path, tmp)
+            os.chmod(tmp, 0o444)
+            faults.checkpoint("local.put_named")
+            os.replace(tmp, final)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+
+    def get_named_file(self, name: str, path: Path) -> None:
+        shutil.copyfile(self.root / name, path)
+
+    def delete_named(self, name: str) -> None:
+        faults.checkpoint("local.delete_named")
+        with contextlib.suppress(FileNotFoundError):
+            (self.root / name).unlink()

@@ -168,16 +168,22 @@ class ObstoreBackend:
                     result = await obstore.get_async(self.store, self._key(item.hex))
                     tmp = tmp_path()
                     hasher = blake3(max_threads=blake3.AUTO)
-                    with open(tmp, "wb") as f:
+                    try:
+                        with open(tmp, "wb") as f:
 
-                        def take(chunk: Any) -> None:
-                            f.write(chunk)
-                            hasher.update(chunk)
+                            def take(chunk: Any) -> None:
+                                f.write(chunk)
+                                hasher.update(chunk)
 
-                        async for chunk in result.stream(min_chunk_size=8 * 1024 * 1024):
-                            # Off the event loop: a slow disk must not stall the
-                            # other transfers (nor let their buffers pile up).
-                            await asyncio.to_thread(take, chunk)
+                            async for chunk in result.stream(min_chunk_size=8 * 1024 * 1024):
+                                # Off the event loop: a slow disk must not stall the
+                                # other transfers (nor let their buffers pile up).
+                                await asyncio.to_thread(take, chunk)
+                    except BaseException:
+                        # A download cut short leaves no partial temp file behind.
+                        with contextlib.suppress(FileNotFoundError):
+                            os.unlink(tmp)
+                        raise
                     fetched = Fetched(tmp, str(hasher.hexdigest()))
                     await asyncio.to_thread(receive, item.hex, fetched)
             advance(1, item.size or 0)
@@ -194,6 +200,43 @@ class ObstoreBackend:
 
         with contextlib.suppress(FileNotFoundError):
             obstore.delete(self.store, self._key(hex_))
+
+    # -- named files (packs) ----------------------------------------------------------
+
+    def _named(self, name: str) -> str:
+        return f"{self.prefix}/{name}" if self.prefix else name
+
+    def list_names(self, folder: str) -> list[str]:
+        import obstore
+
+        base = self._named(folder)
+        names: list[str] = []
+        for batch in obstore.list(self.store, prefix=base, chunk_size=1000):
+            for meta in batch:
+                parent, _, leaf = str(meta["path"]).rpartition("/")
+                if parent == base:  # directly in the folder, not deeper
+                    names.append(leaf)
+        return names
+
+    def put_named(self, name: str, path: Path) -> None:
+        import obstore
+
+        # One PUT (or a multipart upload for big files): atomic either way.
+        obstore.put(self.store, self._named(name), path, max_concurrency=PART_CONCURRENCY)
+
+    def get_named_file(self, name: str, path: Path) -> None:
+        import obstore
+
+        result = obstore.get(self.store, self._named(name))
+        with open(path, "wb") as f:
+            for chunk in result.stream(min_chunk_size=8 * 1024 * 1024):
+                f.write(chunk)
+
+    def delete_named(self, name: str) -> None:
+        import obstore
+
+        with contextlib.suppress(FileNotFoundError):
+            obstore.delete(self.store, self._named(name))
 
 
 T = TypeVar("T")

@@ -43,7 +43,7 @@ class Listings:
             return None
         try:
             if self._remote is None:
-                from gitrelstate.commands.sync import resolve_remote
+                from gitrelstate.remote import resolve as resolve_remote
 
                 self._remote = resolve_remote(self.repo, None)
             remote = self._remote

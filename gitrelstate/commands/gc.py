@@ -6,7 +6,7 @@ import contextlib
 import os
 from pathlib import Path
 
-from gitrelstate import hashing, history, ui
+from gitrelstate import faults, fsutil, git, hashing, history, ui
 from gitrelstate.errors import RelstateError
 from gitrelstate.objects import ObjectStore
 from gitrelstate.packs import PackIndex, PackWriter
@@ -22,12 +22,17 @@ def gc(cwd: Path, *, dry_run: bool, remote_name: str | None, force: bool) -> int
             hint="look first with --dry-run, then confirm with --force",
         )
     try:
-        with repo.locked():
+        with repo.locked(), fsutil.storage_errors():
             # Every ref (branches, tags, remotes, stash) in all of history, plus
             # the work tree's pointers, committed or not.
             recorded = history.recorded_pointers(repo, ["--all"], work_tree=True)
             # Releases keep what they bind, even data no pointer names any more.
             recorded += history.release_pointers(repo, ["--all"], work_tree=True)
+            # Every worktree of the clone shares this cache: what another one tracked
+            # but has not committed yet (or a reproduction in progress) is kept too.
+            for other in _other_worktrees(repo):
+                recorded += history.recorded_pointers(other, [], work_tree=True)
+                recorded += history.release_pointers(other, [], work_tree=True)
             needed = history.needed_objects(repo, recorded)
             if remote_name is None:
                 if needed.unknown_listings:
@@ -51,6 +56,18 @@ def gc(cwd: Path, *, dry_run: bool, remote_name: str | None, force: bool) -> int
     return 0
 
 
+def _other_worktrees(repo: Repo) -> list[Repo]:
+    listing = git.run(repo.root, ["worktree", "list", "--porcelain"], check=False)
+    found = []
+    for field in listing.splitlines():
+        if not field.startswith("worktree "):
+            continue
+        path = Path(field[len("worktree ") :])
+        if path.is_dir() and path.resolve() != repo.root:
+            found.append(Repo.discover(path))
+    return found
+
+
 def _gc_cache(store: ObjectStore, keep: set[str], dry_run: bool) -> tuple[int, int | None]:
     removed = size = 0
     # Loose objects.
@@ -61,6 +78,7 @@ def _gc_cache(store: ObjectStore, keep: set[str], dry_run: bool) -> tuple[int, i
         with contextlib.suppress(FileNotFoundError):
             size += path.stat().st_size
             if not dry_run:
+                faults.checkpoint("gc.unlink")
                 path.unlink()
             removed += 1
     # Packs: rewrite those holding garbage with only what is kept.
@@ -94,6 +112,7 @@ def _repack(store: ObjectStore, pack: PackIndex, kept: list[bytes]) -> None:
             raise
     # The new pack is published before the old index goes: an object is never absent.
     pack.close()
+    faults.checkpoint("gc.drop_pack")
     os.unlink(pack.idx_path)
     os.unlink(pack.pack_path)
     store.forget_packs()
@@ -102,7 +121,8 @@ def _repack(store: ObjectStore, pack: PackIndex, kept: list[bytes]) -> None:
 def _gc_remote(
     repo: Repo, remote_name: str, needed: history.ObjectSet, dry_run: bool
 ) -> tuple[int, int | None]:
-    from gitrelstate.commands.sync import resolve_remote
+    from gitrelstate import remotepacks
+    from gitrelstate.remote import resolve as resolve_remote
     from gitrelstate.state.manifest import Manifest
 
     remote = resolve_remote(repo, remote_name)
@@ -128,4 +148,9 @@ def _gc_remote(
                 remote.backend.delete(hex_)
             except Exception as exc:
                 raise remote.error("delete from", exc) from None
-    return len(garbage), None
+    # Packs: emptied ones go, partly kept ones are rewritten with only what is kept.
+    packed, orphans = remotepacks.gc_packs(repo.cache, remote, keep, dry_run)
+    if orphans:
+        verb = "would remove" if dry_run else "removed"
+        ui.echo(f"{verb} {orphans} incomplete pack file(s) (no index) from {remote.shown}")
+    return len(garbage) + packed, None

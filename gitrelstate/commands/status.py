@@ -70,15 +70,12 @@ def _run_states(repo: Repo) -> list[tuple[str, list[str]]]:
 def _not_pushed(repo: Repo, tracked: Sequence[Tracked], remote_name: str) -> dict[str, int]:
     """Per tracked path, how many of the objects it needs the remote lacks."""
     from gitrelstate import transfer
-    from gitrelstate.commands.sync import resolve_remote
+    from gitrelstate.remote import resolve as resolve_remote
 
     remote = resolve_remote(repo, remote_name)
     per_path = {t.data_rel: transfer.referenced(repo, [t]) for t in tracked}
     wanted = set().union(*(r.all for r in per_path.values()))
-    try:
-        present = remote.backend.existing(wanted)
-    except Exception as exc:
-        raise remote.error("list", exc) from None
+    present = transfer.existing(remote, wanted)  # loose or packed; errors name the remote
     return {path: len((r.all) - present) for path, r in per_path.items()}
 
 

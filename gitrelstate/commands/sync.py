@@ -6,27 +6,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from gitrelstate import git, pointers, releases, runner, transfer, ui
+from gitrelstate import remote as remote_mod
 from gitrelstate.commands.checkout import checkout
 from gitrelstate.errors import RelstateError
 from gitrelstate.pointers import Tracked
-from gitrelstate.remote import Remote
 from gitrelstate.repo import Repo
 from gitrelstate.selection import select_tracked
 from gitrelstate.state.pointer import DataPointer
 from gitrelstate.state.record import Artifact
-
-
-def resolve_remote(repo: Repo, name: str | None) -> Remote:
-    config = repo.config
-    chosen = name or config.default_remote
-    if chosen is None:
-        raise RelstateError(
-            "no remote given and no default remote set",
-            hint="add one: git relstate remote add origin /path/to/storage --default",
-        )
-    if chosen not in config.remotes:
-        raise RelstateError(f"no remote named '{chosen}'", hint="see 'git relstate remote list'")
-    return Remote(config.remotes[chosen], repo.root)
 
 
 def selected(
@@ -91,7 +78,7 @@ def push(
     repo.require_initialised()
     try:
         with repo.locked(shared=True):
-            remote = resolve_remote(repo, remote_name)
+            remote = remote_mod.resolve(repo, remote_name)
             tracked = selected(repo, cwd, paths, runs, release_names)
             sent, present = transfer.push(
                 repo, remote, tracked, jobs or transfer.default_jobs(remote)
@@ -117,7 +104,7 @@ def fetch(
     repo.require_initialised()
     try:
         with repo.locked():
-            remote = resolve_remote(repo, remote_name)
+            remote = remote_mod.resolve(repo, remote_name)
             tracked = selected(repo, cwd, paths, runs, release_names)
             count = transfer.fetch(repo, remote, tracked, jobs or transfer.default_jobs(remote))
         _fetch_environment_notes(repo)

@@ -22,7 +22,7 @@ def track(cwd: Path, paths: Sequence[str]) -> int:
             "nothing to track", hint="name a file or folder: git relstate track data/"
         )
     try:
-        with repo.locked():
+        with repo.locked(), fsutil.storage_errors():
             repo.cache.clean_tmp()
             existing = {t.data_rel: t for t in pointers.load_all(repo)}
             targets = [_validate(repo, cwd / p, p, existing) for p in paths]

@@ -40,7 +40,7 @@ def verify(cwd: Path, *, remote_name: str | None, all_refs: bool, jobs: int | No
         raise RelstateError(
             f"{len(problems)} problem(s) in {where}:\n{ui.bullets(problems)}",
             hint="restore missing objects with 'git relstate fetch' (or push them from a "
-            "clone that has them); corrupt objects in the cache have been removed",
+            "clone that has them); corrupt objects found have been removed",
         )
     scope = "all refs" if all_refs else "HEAD and the work tree"
     ui.echo(f"verified {count} object(s) in {where} for {scope}: all present and intact")
@@ -128,8 +128,8 @@ def _verify_local(repo: Repo, recorded: list[history.Recorded]) -> tuple[list[st
 def _verify_remote(
     repo: Repo, recorded: list[history.Recorded], remote_name: str, jobs: int | None
 ) -> tuple[list[str], int]:
-    from gitrelstate import transfer
-    from gitrelstate.commands.sync import resolve_remote
+    from gitrelstate import remotepacks, transfer
+    from gitrelstate.remote import resolve as resolve_remote
 
     remote = resolve_remote(repo, remote_name)
     needed = history.needed_objects(repo, recorded)
@@ -147,7 +147,7 @@ def _verify_remote(
     names = _names(repo, recorded)
     wanted = sorted(needed.all)
     try:
-        present = remote.backend.existing(set(wanted))
+        present, packs = remotepacks.existing(remote, set(wanted))
     except RelstateError:
         raise
     except Exception as exc:
@@ -165,8 +165,24 @@ def _verify_remote(
         except Exception as exc:
             return f"unreadable: {hex_[:16]}… ({type(exc).__name__})"
         if actual != hex_:
-            return f"corrupt: {hex_[:16]}…" + (f" ({names[hex_]})" if hex_ in names else "")
+            # Removed, so that a push from a clone with a good copy can put it back
+            # (push sends only what the remote lacks).
+            try:
+                remote.backend.delete(hex_)
+                what = "corrupt (removed from the remote)"
+            except Exception:
+                what = "corrupt (could not be removed)"
+            return f"{what}: {hex_[:16]}…" + (f" ({names[hex_]})" if hex_ in names else "")
         return None
 
-    problems += _check_all(sorted(present), check, jobs or transfer.default_jobs(remote))
+    packed = packs.holding(present)  # checked pack by pack, below
+    problems += _check_all(sorted(present - packed), check, jobs or transfer.default_jobs(remote))
+    problems += remotepacks.verify_packed(
+        repo.cache,
+        remote,
+        packs,
+        packed,
+        lambda h: f"{h[:16]}…" + (f" ({names[h]})" if h in names else ""),
+        jobs or transfer.default_jobs(remote),
+    )
     return problems, len(wanted)

@@ -62,6 +62,7 @@ class RemoteConfig:
     url: str
     options: Mapping[str, Any] = field(default_factory=dict)
     client: str = "auto"  # which library moves the bytes (auto: obstore where it can)
+    packs: bool = True  # push small objects in pack files (false: one file per object)
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,7 @@ def validate(data: object, source: str) -> dict[str, Any]:
             raise StateFileError(
                 f"{where}.client must be one of {', '.join(CLIENTS)}, got {client!r}"
             )
+        model.optional(spec, "packs", bool, f"{source}: remotes.{name}")
     env = model.optional(doc, "environment", dict, source) or {}
     variables = env.get("variables")
     if variables is not None and (
@@ -135,11 +137,15 @@ def merge(shared: Mapping[str, Any], local: Mapping[str, Any]) -> Config:
     remotes: dict[str, dict[str, Any]] = {}
     for doc in (shared, local):
         for name, spec in (doc.get("remotes") or {}).items():
-            entry = remotes.setdefault(name, {"url": None, "options": {}, "client": "auto"})
+            entry = remotes.setdefault(
+                name, {"url": None, "options": {}, "client": "auto", "packs": True}
+            )
             if spec.get("url"):
                 entry["url"] = spec["url"]
             if spec.get("client"):
                 entry["client"] = spec["client"]
+            if spec.get("packs") is not None:
+                entry["packs"] = spec["packs"]
             _deep_update(entry["options"], spec.get("options") or {})
     default = local.get("default_remote") or shared.get("default_remote")
     link_value = (local.get("cache") or {}).get("link") or (shared.get("cache") or {}).get("link")
@@ -147,7 +153,7 @@ def merge(shared: Mapping[str, Any], local: Mapping[str, Any]) -> Config:
     hooks = {**(shared.get("hooks") or {}), **(local.get("hooks") or {})}
     return Config(
         remotes={
-            n: RemoteConfig(n, e["url"], e["options"], e["client"])
+            n: RemoteConfig(n, e["url"], e["options"], e["client"], e["packs"])
             for n, e in remotes.items()
             if e["url"]
         },

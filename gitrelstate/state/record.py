@@ -142,13 +142,23 @@ class RunRecord:
             code=model.optional(doc, "code", dict, source) or {},
             deps=deps,
             outs=outs,
-            params=model.optional(doc, "params", dict, source) or {},
-            metrics=model.optional(doc, "metrics", dict, source) or {},
+            params=_values_by_file(doc, "params", source),
+            metrics=_values_by_file(doc, "metrics", source),
             environment=model.optional(doc, "environment", dict, source) or {},
             started=str(doc.get("started", "")),
             finished=str(doc.get("finished", "")),
-            duration=float(doc.get("duration") or 0.0),
-            exit_status=int(doc.get("exit_status") or 0),
+            duration=float(model.optional(doc, "duration", (int, float), source) or 0.0),
+            exit_status=model.optional(doc, "exit_status", int, source) or 0,
             host=str(doc.get("host", "")),
-            extra=model.extras(doc, KEYS),
+            # env_vars and param_keys have their canonical place in KEYS but no field:
+            # they travel in ``extra`` (a rerun, reproduce and env check read them there).
+            extra=model.extras(doc, [k for k in KEYS if k not in ("env_vars", "param_keys")]),
         )
+
+
+def _values_by_file(doc: Mapping[str, Any], key: str, source: str) -> dict[str, Any]:
+    """``params`` / ``metrics``: file -> {dotted key -> value}; both levels mappings."""
+    found = model.optional(doc, key, dict, source) or {}
+    for file, values in found.items():
+        model.check_type(values, f"{key}.{file}", dict, source)
+    return dict(found)
