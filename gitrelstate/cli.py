@@ -541,6 +541,20 @@ def hoist_global_flags(args: list[str]) -> list[str]:
     return flags + rest + args[end:]
 
 
+def _crash(exc: BaseException, args: list[str]) -> int:
+    """An unexpected error: one line (the traceback with -v), exit 3."""
+    if ui.settings.verbose or "-v" in args or "--verbose" in args:
+        import traceback
+
+        traceback.print_exception(exc)
+    print(f"error: unexpected {type(exc).__name__}: {exc}", file=sys.stderr)
+    print(
+        "hint: this is a bug in gitrelstate; rerun with -v and report the traceback",
+        file=sys.stderr,
+    )
+    return 3
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: map errors to exit codes (1 user error, 2 usage, 3 crash, 130 Ctrl-C)."""
     args = hoist_global_flags(sys.argv[1:] if argv is None else list(argv))
@@ -559,17 +573,19 @@ def main(argv: list[str] | None = None) -> None:
         code = 130
     except BrokenPipeError:
         code = 1
-    except Exception as exc:  # the last line of defence: no tracebacks for users
-        if ui.settings.verbose or "-v" in args or "--verbose" in args:
-            import traceback
+    except OSError as exc:
+        # A full disk (or quota, or read-only file system) anywhere is the user's to
+        # fix, not a bug; every writer leaves nothing half-written behind.
+        from gitrelstate.fsutil import storage_error
 
-            traceback.print_exc()
-        print(f"error: unexpected {type(exc).__name__}: {exc}", file=sys.stderr)
-        print(
-            "hint: this is a bug in gitrelstate; rerun with -v and report the traceback",
-            file=sys.stderr,
-        )
-        code = 3
+        storage = storage_error(exc)
+        if storage is None:
+            code = _crash(exc, args)
+        else:
+            _print_error(storage)
+            code = storage.exit_code
+    except Exception as exc:  # the last line of defence: no tracebacks for users
+        code = _crash(exc, args)
     final = code if isinstance(code, int) else 0
     if argv is None and "obstore" in sys.modules:  # the real entry point, not a test
         # obstore's Rust runtime can abort the interpreter while it shuts down

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -60,3 +61,21 @@ def test_quiet_suppresses_chatter(repo: Path, run: Runner) -> None:
     (repo / "f").write_text("x")
     assert run(repo, "-q", "track", "f").out == ""
     assert run(repo, "track", "f").out  # -q does not stick between invocations
+
+
+def test_a_full_disk_anywhere_is_an_error_not_a_crash(tmp_path: Path) -> None:
+    """init has no disk-full handling of its own: the CLI's safety net names it."""
+    repo = tmp_path / "r"
+    repo.mkdir()
+    subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "gitrelstate", "init", "--no-hooks"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "RELSTATE_FAIL_AT": "fsutil.replace:1:ENOSPC"},
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert "error: no space left on the device" in proc.stderr
+    assert "hint: free some space" in proc.stderr
+    assert "Traceback" not in proc.stderr

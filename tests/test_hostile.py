@@ -485,7 +485,7 @@ BILLION_LAUGHS = "relstate: 1\nkind: data\n" + "".join(
     f"l{i}: &l{i} [" + ", ".join([f"*l{i - 1}"] * 9 if i else ["lol"] * 9) + "]\n"
     for i in range(10)
 )
-DEEP = "relstate: 1\nkind: data\nx: " + "[" * 1000 + "]" * 1000 + "\n"
+DEEP = "relstate: 1\nkind: data\nx: " + "[" * 300 + "]" * 300 + "\n"
 CORPUS: dict[str, tuple[str, str, bytes]] = {
     "billion laughs": ("pointer", "data.relstate.yaml", BILLION_LAUGHS.encode()),
     "deep nesting": ("pointer", "data.relstate.yaml", DEEP.encode()),

@@ -286,7 +286,14 @@ class Worlds:
         return prepared
 
 
+_SHARED: dict[Path, Worlds] = {}
+
+
 @pytest.fixture(scope="session", name="worlds")
 def worlds_fixture(tmp_path_factory: pytest.TempPathFactory) -> Worlds:
-    """The worlds, each built on first use (inside a test, so under conftest's isolation)."""
-    return Worlds(tmp_path_factory.mktemp("worlds"))
+    """The worlds, each built on first use (inside a test, so under conftest's isolation);
+    one set per session, whichever test module asks first."""
+    key = tmp_path_factory.getbasetemp()
+    if key not in _SHARED:
+        _SHARED[key] = Worlds(tmp_path_factory.mktemp("worlds"))
+    return _SHARED[key]
