@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from gitrelstate import git, hashing, pointers
+from gitrelstate import fsutil, git, hashing, pointers
 from gitrelstate.errors import RelstateError
 from gitrelstate.repo import Repo
 from gitrelstate.state import yamlio
 from gitrelstate.state.pointer import SUFFIX, DataPointer
+from gitrelstate.state.record import Artifact
 
 
 @dataclass(frozen=True)
@@ -47,24 +48,53 @@ def release_pointers(repo: Repo, revs: Sequence[str], *, work_tree: bool) -> lis
     pointers that once named them are gone from every branch."""
     from gitrelstate.state.release import RELEASES_DIR, Release
 
+    def artifacts(doc: object, where: str) -> list[Artifact]:
+        return Release.from_dict(doc, where).artifacts()
+
+    return _state_file_pointers(repo, revs, work_tree, RELEASES_DIR, artifacts)
+
+
+def run_pointers(repo: Repo, revs: Sequence[str], *, work_tree: bool) -> list[Recorded]:
+    """The data every run record in ``revs`` (and the work tree) used and made, so that
+    ``checkout --run`` and ``reproduce`` still find it after the pointers moved on.
+    Dependencies Git carries itself (code) have no object and are left out."""
+    from gitrelstate.repo import RUNS_DIR
+    from gitrelstate.state.record import RunRecord
+
+    def artifacts(doc: object, where: str) -> list[Artifact]:
+        record = RunRecord.from_dict(doc, where)
+        deps = [d for d in record.deps if not git.is_tracked(repo.root, d.path)]
+        return [*record.outs, *deps]
+
+    return _state_file_pointers(repo, revs, work_tree, RUNS_DIR, artifacts)
+
+
+def _state_file_pointers(
+    repo: Repo,
+    revs: Sequence[str],
+    work_tree: bool,
+    folder_rel: str,
+    artifacts_of: Callable[[object, str], list[Artifact]],
+) -> list[Recorded]:
     docs: list[tuple[str, bytes]] = []
     if revs and git.has_commits(repo.root):
         blobs = git.blobs_matching(repo.root, revs, ".yaml")
-        wanted = {sha: path for sha, path in blobs.items() if path.startswith(RELEASES_DIR + "/")}
+        wanted = {sha: path for sha, path in blobs.items() if path.startswith(folder_rel + "/")}
         for sha, raw in git.read_blobs(repo.root, list(wanted)).items():
             docs.append((f"{wanted[sha]} (in history)", raw))
     if work_tree:
-        folder = repo.abspath(RELEASES_DIR)
+        folder = repo.abspath(folder_rel)
         if folder.is_dir():
             for path in sorted(folder.glob("*.yaml")):
-                docs.append((f"{RELEASES_DIR}/{path.name}", path.read_bytes()))
+                if not fsutil.is_tmp_name(path.name):
+                    docs.append((f"{folder_rel}/{path.name}", path.read_bytes()))
     found: dict[str, Recorded] = {}
     for where, raw in docs:
         try:
-            release = Release.from_dict(yamlio.loads(raw.decode("utf-8"), where), where)
+            found_artifacts = artifacts_of(yamlio.loads(raw.decode("utf-8"), where), where)
         except (RelstateError, UnicodeDecodeError):
             continue
-        for artifact in release.artifacts():
+        for artifact in found_artifacts:
             name = artifact.path.rpartition("/")[2]
             pointer = DataPointer(name, artifact.hash, artifact.size, artifact.nfiles)
             found.setdefault(pointer.hash, Recorded(f"{where}: {artifact.path}", pointer))

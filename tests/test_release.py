@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import Runner, git
+from conftest import Runner, git, store_of
 
 from gitrelstate.state import yamlio
 
@@ -286,3 +286,35 @@ def test_pull_release_brings_back_its_data_state(
     run(clone, "pull", "--release", "v1")
     assert (clone / "data" / "rows.csv").read_text() == original
     assert (clone / "model.bin").read_text() == "model 12\n"
+
+
+def test_gc_keeps_what_only_a_run_record_names(repo: Path, run: Runner) -> None:
+    (repo / "make.py").write_text("open('out.txt', 'w').write(open('in.txt').read() * 2)\n")
+    (repo / "in.txt").write_text("first\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "code")
+    run(
+        repo,
+        "run",
+        "-n",
+        "double",
+        "-d",
+        "in.txt",
+        "-o",
+        "out.txt",
+        "--",
+        sys.executable,
+        "make.py",
+    )
+    first_out = yamlio.read(repo / "out.txt.relstate.yaml")["hash"][7:]
+    # The record stays uncommitted; the pointer moves on and is committed.
+    (repo / "out.txt").write_text("replaced by hand\n")
+    run(repo, "track", "out.txt")
+    git(repo, "add", "out.txt.relstate.yaml", ".gitignore")
+    git(repo, "commit", "-qm", "hand-made output")
+    run(repo, "gc")
+    store = store_of(repo)
+    assert first_out in set(store.iter_hexes())
+    store.close()
+    run(repo, "checkout", "--run", "double", "--force")
+    assert (repo / "out.txt").read_text() == "first\nfirst\n"

@@ -28,11 +28,14 @@ def gc(cwd: Path, *, dry_run: bool, remote_name: str | None, force: bool) -> int
             recorded = history.recorded_pointers(repo, ["--all"], work_tree=True)
             # Releases keep what they bind, even data no pointer names any more.
             recorded += history.release_pointers(repo, ["--all"], work_tree=True)
+            # So do run records (checkout --run and reproduce restore their data).
+            recorded += history.run_pointers(repo, ["--all"], work_tree=True)
             # Every worktree of the clone shares this cache: what another one tracked
             # but has not committed yet (or a reproduction in progress) is kept too.
             for other in _other_worktrees(repo):
                 recorded += history.recorded_pointers(other, [], work_tree=True)
                 recorded += history.release_pointers(other, [], work_tree=True)
+                recorded += history.run_pointers(other, [], work_tree=True)
             needed = history.needed_objects(repo, recorded)
             if remote_name is None:
                 if needed.unknown_listings:
