@@ -197,13 +197,16 @@ class Scenario:
             out["gitignore"] = (where / ".gitignore").read_text()
         if self.command == "run":
             record = yamlio.read(where / ".relstate" / "runs" / "train.yaml")
-            for key in ("started", "finished", "duration"):
+            # The environment is captured live (free memory, packages as seen from
+            # the current folder...): what a rerun must reproduce is the rest.
+            for key in ("started", "finished", "duration", "environment"):
                 record.pop(key)
             out["record"] = record
         if self.command == "release":
             doc = yamlio.read(where / ".relstate" / "releases" / "r1.yaml")
             state_id = doc.pop("state_id")
             doc.pop("created")
+            doc.pop("environment")
             out["release"] = doc
             out["tag"] = state_id in git(where, "cat-file", "tag", "relstate/r1")
         if self.command in ("checkout", "pull"):
