@@ -25,7 +25,8 @@ VERSION = 1
 HOOK_ID = "gitrelstate-hook-id: 5d0c7a3e91b4"
 CHAINED_SUFFIX = ".relstate-chained"
 _ID_VERSION = re.compile(re.escape(HOOK_ID) + r" v([0-9]{1,6})")
-TEMPLATE_FILE = Path(__file__).resolve().parent.parent / "hooks" / "shim.sh"
+# Shipped inside the package (package data); hooks/shim.sh in the source tree links here.
+TEMPLATE_FILE = Path(__file__).resolve().parent / "templates" / "hook-shim.sh"
 
 
 @dataclass(frozen=True)
@@ -64,12 +65,8 @@ def locate(root: Path, common_dir: Path) -> HooksDir:
 
 
 def template() -> str:
-    """The shim template: ``hooks/shim.sh`` of a source checkout, else the built-in copy."""
-    try:
-        text = TEMPLATE_FILE.read_text("utf-8")
-    except OSError:
-        return BUILTIN_TEMPLATE
-    return text if HOOK_ID in text else BUILTIN_TEMPLATE
+    """The shim template (``hooks/shim.sh`` in the source tree)."""
+    return TEMPLATE_FILE.read_text("utf-8")
 
 
 def render(hook: str, python: str | None = None) -> str:
@@ -166,43 +163,3 @@ def uninstall(hooks_dirs: list[HooksDir]) -> Report:
     return report
 
 
-# The copy used when hooks/shim.sh is not beside the package (an installed wheel);
-# tests/test_hooks.py checks that the two are identical.
-BUILTIN_TEMPLATE = r"""#!/bin/sh
-# gitrelstate @HOOK@ hook -- gitrelstate-hook-id: 5d0c7a3e91b4 v@VERSION@
-# Written by 'git relstate install'. The checks live in 'git relstate hook @HOOK@';
-# 'git relstate uninstall' removes this file and restores the hook it replaced.
-hook=@HOOK@
-python=@PYTHON@
-chained="$(dirname "$0")/$hook.relstate-chained"
-status=0
-if [ -x "$chained" ]; then
-    # The hook that was here before runs first, with the same arguments.
-    if [ "$hook" = pre-push ]; then
-        # Both read the refs being pushed from stdin: keep a copy for the second.
-        refs=$(mktemp "${TMPDIR:-/tmp}/relstate-pre-push.XXXXXX") || exit 1
-        trap 'rm -f "$refs"' EXIT
-        cat >"$refs"
-        "$chained" "$@" <"$refs" || status=$?
-        exec <"$refs"
-    else
-        "$chained" "$@" || status=$?
-    fi
-    case "$hook" in pre-*) [ "$status" = 0 ] || exit "$status" ;; esac
-fi
-# RELSTATE_SKIP_HOOKS=1 skips gitrelstate's part; RELSTATE_IN_HOOK: no re-entry.
-[ "$RELSTATE_SKIP_HOOKS" = 1 ] || [ -n "$RELSTATE_IN_HOOK" ] && exit "$status"
-if [ -x "$python" ]; then
-    # The interpreter that installed the hook; '' is dropped from sys.path so that
-    # a folder named gitrelstate in the work tree cannot stand in for the package.
-    "$python" -c 'import sys; sys.path[:] = [p for p in sys.path if p]
-from gitrelstate.cli import main; main()' hook "$hook" "$@" || exit $?
-elif command -v git-relstate >/dev/null 2>&1; then
-    git-relstate hook "$hook" "$@" || exit $?
-else
-    echo "gitrelstate: cannot run its $hook hook: neither $python nor git-relstate exists" >&2
-    echo "hint: reinstall gitrelstate, skip once with RELSTATE_SKIP_HOOKS=1, or delete $0" >&2
-    case "$hook" in pre-*) exit 1 ;; esac
-fi
-exit "$status"
-"""
