@@ -406,7 +406,7 @@ def relstate_python(exe: str | None) -> str:
 PROBE = """\
 import sys
 from pathlib import Path
-from gitrelstate.remote import resolve as resolve_remote
+from gitrelstate.remotes.remote import resolve as resolve_remote
 from gitrelstate.repo import Repo
 repo = Repo.discover(Path(sys.argv[1]))
 remote = resolve_remote(repo, sys.argv[2])

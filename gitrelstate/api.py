@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from gitrelstate.repo import Repo
-from gitrelstate.runner import Execution, make_spec
+from gitrelstate.runs.runner import Execution, make_spec
 from gitrelstate.state.record import RunRecord, check_run_name
 
 

@@ -373,7 +373,7 @@ def reproduce(
     Exit 0 identical, 1 differs (or --strict-env stopped it), 2 failed.
     """
     from gitrelstate.commands.reproduce import reproduce_command as run
-    from gitrelstate.reproduce import Request
+    from gitrelstate.reproduce.engine import Request
 
     request = Request(
         ref=ref,
@@ -515,7 +515,7 @@ def hook(name: str, args: tuple[str, ...]) -> int:
 @click.argument("path", type=click.Path(dir_okay=False))
 def textconv(path: str) -> int:
     """git's textconv driver for state files (git diff shows them normalised)."""
-    from gitrelstate.diffdriver import textconv as run
+    from gitrelstate.diff.textconv import textconv as run
 
     sys.stdout.write(run(Path(path)))
     return 0

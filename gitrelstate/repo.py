@@ -11,12 +11,12 @@ from typing import Any
 
 from gitrelstate import git
 from gitrelstate.errors import RelstateError, UnsafePathError
-from gitrelstate.objects import ObjectStore
-from gitrelstate.statcache import StatCache
 from gitrelstate.state import config as config_model
 from gitrelstate.state import yamlio
 from gitrelstate.state.paths import RESERVED_PREFIX
 from gitrelstate.state.pointer import SUFFIX
+from gitrelstate.store.objects import ObjectStore
+from gitrelstate.store.statcache import StatCache
 
 STATE_DIR = ".relstate"
 RUNS_DIR = f"{STATE_DIR}/runs"

@@ -1,1 +1,1 @@
-../gitrelstate/templates/hook-shim.sh
+../gitrelstate/hooks/templates/hook-shim.sh

@@ -16,7 +16,7 @@ from servers import gcs_server, s3_server  # noqa: F401
 
 from gitrelstate import hashing
 from gitrelstate.cli import main
-from gitrelstate.objects import ObjectStore
+from gitrelstate.store.objects import ObjectStore
 
 
 @pytest.fixture(autouse=True)

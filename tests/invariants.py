@@ -19,13 +19,13 @@ from pathlib import Path
 
 from gitrelstate import hashing
 from gitrelstate.fsutil import is_tmp_name
-from gitrelstate.objects import ObjectStore
 from gitrelstate.state import config as config_model
 from gitrelstate.state import yamlio
 from gitrelstate.state.manifest import Manifest
 from gitrelstate.state.pointer import SUFFIX, DataPointer
 from gitrelstate.state.record import RunRecord
 from gitrelstate.state.release import Release, compute_state_id
+from gitrelstate.store.objects import ObjectStore
 
 RUNS = Path(".relstate/runs")
 RELEASES = Path(".relstate/releases")

@@ -13,7 +13,7 @@ import pytest
 from conftest import Runner, git, make_repo
 from markdown_it import MarkdownIt
 
-from gitrelstate import diffrender
+from gitrelstate.diff import diffrender
 
 PIPELINE = """\
 import csv, glob, json, os
@@ -346,7 +346,7 @@ def test_git_diff_shows_state_files_normalised(repo: Path, run: Runner) -> None:
 
 
 def test_textconv_lists_packages_one_per_line_and_passes_other_text() -> None:
-    from gitrelstate.diffdriver import normalised
+    from gitrelstate.diff.textconv import normalised
 
     assert normalised("just: [text\n", "x.yaml") == "just: [text\n"
     assert normalised("a: 1\n", "x.yaml").endswith("a: 1\n")

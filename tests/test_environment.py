@@ -17,7 +17,6 @@ import pytest
 
 import gitrelstate
 from gitrelstate import hashing
-from gitrelstate.envdiff import compare_environments
 from gitrelstate.environment import (
     LAYERS,
     capture_environment,
@@ -27,6 +26,7 @@ from gitrelstate.environment import (
 )
 from gitrelstate.environment import hardware as hw
 from gitrelstate.environment._probe import normalise_name, strip_url_password
+from gitrelstate.environment.envdiff import compare_environments
 from gitrelstate.errors import RelstateError
 from gitrelstate.state import yamlio
 

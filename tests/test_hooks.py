@@ -25,7 +25,9 @@ from conftest import (
     write_tree,
 )
 
-from gitrelstate import envnotes, hashing, hookinstall, secretscan
+from gitrelstate import hashing
+from gitrelstate.environment import envnotes
+from gitrelstate.hooks import secretscan, shims
 from gitrelstate.repo import Repo
 from gitrelstate.state import config as config_model
 
@@ -105,7 +107,7 @@ def test_init_installs_the_shims_and_install_is_idempotent(tmp_path: Path, run: 
         path = repo / ".git" / "hooks" / name
         text = path.read_text()
         assert os.access(path, os.X_OK)
-        assert hookinstall.HOOK_ID in text and f"hook={name}" in text
+        assert shims.HOOK_ID in text and f"hook={name}" in text
         assert sys.executable in text
     assert "up to date" in run(repo, "install").out
     assert "already set up" in run(repo, "init").out
@@ -114,8 +116,8 @@ def test_init_installs_the_shims_and_install_is_idempotent(tmp_path: Path, run: 
 
 
 def test_the_built_in_template_is_hooks_shim_sh() -> None:
-    assert (ROOT / "hooks" / "shim.sh").read_text() == hookinstall.template()
-    assert hookinstall.HOOK_ID in hookinstall.template()
+    assert (ROOT / "hooks" / "shim.sh").read_text() == shims.template()
+    assert shims.HOOK_ID in shims.template()
 
 
 def test_foreign_hooks_are_chained_and_restored(tmp_path: Path, run: Runner) -> None:

@@ -26,10 +26,10 @@ from hypothesis import strategies as st
 
 from gitrelstate import hashing
 from gitrelstate.errors import StateFileError
-from gitrelstate.objects import ObjectStore
 from gitrelstate.state import config as config_model
 from gitrelstate.state import yamlio
 from gitrelstate.state.model import check_hash
+from gitrelstate.store.objects import ObjectStore
 
 HEX = "0" * 64
 FAST = int(os.environ.get("RELSTATE_HOSTILE_EXAMPLES", "6"))

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from conftest import Runner, git, make_repo, write_tree
 
-from gitrelstate import envnotes
+from gitrelstate.environment import envnotes
 from gitrelstate.repo import Repo
 
 ROOT = Path(__file__).resolve().parent.parent

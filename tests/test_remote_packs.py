@@ -12,9 +12,9 @@ from conftest import Runner, assert_store_sound, git, make_repo, read_tree, rels
 from servers import S3Server
 
 from gitrelstate import hashing
-from gitrelstate.objects import ObjectStore
-from gitrelstate.packs import ENTRY, MAGIC
 from gitrelstate.state import yamlio
+from gitrelstate.store.objects import ObjectStore
+from gitrelstate.store.packs import ENTRY, MAGIC
 
 N = 200  # small files per dataset: enough to be packed (>= 64)
 

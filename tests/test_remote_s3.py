@@ -59,7 +59,7 @@ def _clone_with_credentials(repo: Path, clone: Path) -> Path:
 
 def _objects_on_s3(s3: S3Server, root: str) -> int:
     """Objects on an S3 remote: loose ones plus those its pack indexes list."""
-    from gitrelstate.packs import ENTRY, MAGIC
+    from gitrelstate.store.packs import ENTRY, MAGIC
 
     fs = s3.fs()
     fs.invalidate_cache()
@@ -94,7 +94,7 @@ def test_s3_round_trip_to_a_fresh_clone(
     _dataset(repo)
     run(repo, "track", "data", "model.bin")
     bucket = _s3_remote(repo, run, s3_server, client)
-    from gitrelstate.remote import resolve as resolve_remote
+    from gitrelstate.remotes.remote import resolve as resolve_remote
     from gitrelstate.repo import Repo
 
     backend = resolve_remote(Repo.discover(repo), None).backend

@@ -21,7 +21,7 @@ import pytest
 from conftest import Runner, git, make_repo, read_tree, relstate
 
 from gitrelstate import hashing
-from gitrelstate.reproduce_worktree import MARKER
+from gitrelstate.reproduce.worktree import MARKER
 
 PREPARE = """\
 import glob

@@ -135,8 +135,8 @@ def test_nested_tracking_is_refused(repo: Path, run: Runner) -> None:
 
 
 def test_stat_cache_means_unchanged_files_are_not_read(repo: Path, run: Runner) -> None:
-    from gitrelstate.ingest import hash_files
     from gitrelstate.repo import Repo
+    from gitrelstate.store.ingest import hash_files
 
     (repo / "f.bin").write_bytes(b"content")
     time.sleep(0.06)  # older than the racy-timestamp window

@@ -10,17 +10,21 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gitrelstate import git, gitignore, ingest, pointers, releases, runner, ui
-from gitrelstate.compare import SELF, Comparison, compare
+from gitrelstate import git, ui
 from gitrelstate.errors import CheckoutConflict, IntegrityError, RelstateError, UnsafePathError
 from gitrelstate.fsutil import is_stale_tmp, remove_stale_tmps
-from gitrelstate.materialize import materialize
-from gitrelstate.pointers import Tracked
+from gitrelstate.releases import releases
 from gitrelstate.repo import Repo
-from gitrelstate.selection import select_tracked
+from gitrelstate.runs import runner
 from gitrelstate.state.pointer import SUFFIX, DataPointer
 from gitrelstate.state.record import Artifact
-from gitrelstate.worktree import inside
+from gitrelstate.store import ingest
+from gitrelstate.store.materialize import materialize
+from gitrelstate.workspace import gitignore, pointers
+from gitrelstate.workspace.compare import SELF, Comparison, compare
+from gitrelstate.workspace.pointers import Tracked
+from gitrelstate.workspace.selection import select_tracked
+from gitrelstate.workspace.walk import inside
 
 
 @dataclass

@@ -6,7 +6,8 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from gitrelstate import hashing, statediff, states, ui
+from gitrelstate import hashing, ui
+from gitrelstate.diff import statediff, states
 from gitrelstate.errors import ComparisonTrouble, RelstateError
 from gitrelstate.repo import Repo
 
@@ -43,7 +44,7 @@ class Listings:
             return None
         try:
             if self._remote is None:
-                from gitrelstate.remote import resolve as resolve_remote
+                from gitrelstate.remotes.remote import resolve as resolve_remote
 
                 self._remote = resolve_remote(self.repo, None)
             remote = self._remote
@@ -91,11 +92,11 @@ def diff(
     if as_json:
         ui.result(json.dumps(doc, indent=2, ensure_ascii=False, default=str))
     elif markdown:
-        from gitrelstate.diffrender import render_markdown
+        from gitrelstate.diff.diffrender import render_markdown
 
         ui.result(render_markdown(doc).rstrip("\n"))
     else:
-        from gitrelstate.diffrender import render_text
+        from gitrelstate.diff.diffrender import render_text
 
         ui.result(render_text(doc, stat=stat))
     return 1 if exit_code and doc["changed"] else 0

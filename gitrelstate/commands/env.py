@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gitrelstate import envnotes, recorded, runner, ui
+from gitrelstate import ui
+from gitrelstate.environment import envnotes
 from gitrelstate.errors import ComparisonTrouble, RelstateError
 from gitrelstate.repo import Repo
+from gitrelstate.runs import recorded, runner
 from gitrelstate.state import yamlio
 from gitrelstate.state.record import RunRecord
 
@@ -88,8 +90,8 @@ def env_show(cwd: Path, ref: str | None, *, as_json: bool) -> int:
 
 def env_check(cwd: Path, ref: str | None, *, as_json: bool) -> int:
     """Exit 0 when the live environment matches the recorded one, 1 when not, 2 on trouble."""
-    from gitrelstate.envdiff import compare_environments
     from gitrelstate.environment import capture_environment, load_or_create_secret_key
+    from gitrelstate.environment.envdiff import compare_environments
 
     try:
         repo = Repo.discover(cwd)

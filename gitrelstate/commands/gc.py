@@ -6,11 +6,12 @@ import contextlib
 import os
 from pathlib import Path
 
-from gitrelstate import faults, fsutil, git, hashing, history, ui
+from gitrelstate import faults, fsutil, git, hashing, ui
 from gitrelstate.errors import RelstateError
-from gitrelstate.objects import ObjectStore
-from gitrelstate.packs import PackIndex, PackWriter
 from gitrelstate.repo import Repo
+from gitrelstate.store.objects import ObjectStore
+from gitrelstate.store.packs import PackIndex, PackWriter
+from gitrelstate.workspace import history
 
 
 def gc(cwd: Path, *, dry_run: bool, remote_name: str | None, force: bool) -> int:
@@ -124,8 +125,8 @@ def _repack(store: ObjectStore, pack: PackIndex, kept: list[bytes]) -> None:
 def _gc_remote(
     repo: Repo, remote_name: str, needed: history.ObjectSet, dry_run: bool
 ) -> tuple[int, int | None]:
-    from gitrelstate import remotepacks
-    from gitrelstate.remote import resolve as resolve_remote
+    from gitrelstate.remotes import remotepacks
+    from gitrelstate.remotes.remote import resolve as resolve_remote
     from gitrelstate.state.manifest import Manifest
 
     remote = resolve_remote(repo, remote_name)

@@ -18,7 +18,7 @@ from gitrelstate.errors import NotARepoError, RelstateError
 from gitrelstate.repo import Repo
 
 if TYPE_CHECKING:
-    from gitrelstate.hookinstall import HooksDir
+    from gitrelstate.hooks.shims import HooksDir
 
 # RELSTATE_SKIP_HOOKS=1 skips every gitrelstate hook; RELSTATE_SKIP_PUSH=1 only
 # the upload in pre-push. RELSTATE_IN_HOOK is set while a hook runs, so git
@@ -36,9 +36,9 @@ def _err(line: str) -> None:
 
 
 def _hooks_dir(repo: Repo, *, force: bool) -> HooksDir:
-    from gitrelstate import hookinstall
+    from gitrelstate.hooks import shims
 
-    hooks_dir = hookinstall.locate(repo.root, repo.common_dir)
+    hooks_dir = shims.locate(repo.root, repo.common_dir)
     if hooks_dir.configured is not None and not hooks_dir.private and not force:
         raise RelstateError(
             f"core.hooksPath is set to {hooks_dir.configured!r}: git runs the hooks in that "
@@ -52,11 +52,11 @@ def _hooks_dir(repo: Repo, *, force: bool) -> HooksDir:
 
 
 def install(cwd: Path, *, force: bool) -> int:
-    from gitrelstate import hookinstall
+    from gitrelstate.hooks import shims
 
     repo = Repo.discover(cwd)
     hooks_dir = _hooks_dir(repo, force=force)
-    report = hookinstall.install(hooks_dir, force=force)
+    report = shims.install(hooks_dir, force=force)
     where = hooks_dir.shown(repo.root)
     if report.done:
         ui.echo(f"git hooks in {where}:")
@@ -77,11 +77,11 @@ def install(cwd: Path, *, force: bool) -> int:
 
 def install_for_init(repo: Repo) -> None:
     """What ``init`` does about hooks: install them, and only warn when it cannot."""
-    from gitrelstate import hookinstall
+    from gitrelstate.hooks import shims
 
     try:
         hooks_dir = _hooks_dir(repo, force=False)
-        report = hookinstall.install(hooks_dir)
+        report = shims.install(hooks_dir)
     except RelstateError as exc:
         ui.warn(f"git hooks not installed: {exc.message}")
         if exc.hint:
@@ -89,7 +89,7 @@ def install_for_init(repo: Repo) -> None:
         return
     where = hooks_dir.shown(repo.root)
     if report.done and all(line.endswith(": installed") for line in report.done):
-        ui.echo(f"Installed git hooks in {where} ({', '.join(hookinstall.HOOKS)})")
+        ui.echo(f"Installed git hooks in {where} ({', '.join(shims.HOOKS)})")
     elif report.done:
         ui.echo(f"git hooks in {where}: {'; '.join(report.done)}")
     for problem in report.problems:
@@ -97,12 +97,12 @@ def install_for_init(repo: Repo) -> None:
 
 
 def uninstall(cwd: Path) -> int:
-    from gitrelstate import hookinstall
+    from gitrelstate.hooks import shims
 
     repo = Repo.discover(cwd)
-    located = hookinstall.locate(repo.root, repo.common_dir)
-    default = hookinstall.HooksDir(repo.common_dir / "hooks", None, True)
-    report = hookinstall.uninstall([located, default])
+    located = shims.locate(repo.root, repo.common_dir)
+    default = shims.HooksDir(repo.common_dir / "hooks", None, True)
+    report = shims.uninstall([located, default])
     for line in report.done:
         ui.echo(line)
     for problem in report.problems:
@@ -139,7 +139,7 @@ def hook(cwd: Path, name: str, args: Sequence[str]) -> int:
 
 
 def pre_commit(repo: Repo, args: Sequence[str]) -> int:
-    from gitrelstate import precommit
+    from gitrelstate.hooks import precommit
 
     problems = precommit.check(repo)
     blocking = [p for p in problems if p.blocking]
@@ -157,7 +157,7 @@ def pre_commit(repo: Repo, args: Sequence[str]) -> int:
 
 
 def post_commit(repo: Repo, args: Sequence[str]) -> int:
-    from gitrelstate import envnotes
+    from gitrelstate.environment import envnotes
 
     # Too late to stop anything: on trouble, say so and let the commit stand.
     try:
@@ -170,7 +170,8 @@ def post_commit(repo: Repo, args: Sequence[str]) -> int:
 
 
 def pre_push(repo: Repo, args: Sequence[str]) -> int:
-    from gitrelstate import envnotes, prepush
+    from gitrelstate.environment import envnotes
+    from gitrelstate.hooks import prepush
 
     if os.environ.get(SKIP_PUSH) == "1":
         return 0
@@ -223,7 +224,7 @@ def post_checkout(repo: Repo, args: Sequence[str]) -> int:
     try:
         if not repo.config.post_checkout:
             return 0
-        from gitrelstate.postcheckout import after_checkout
+        from gitrelstate.hooks.postcheckout import after_checkout
 
         after_checkout(repo, args[0], args[1])
     except RelstateError as exc:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gitrelstate import diffdriver, fsutil, ui
+from gitrelstate import fsutil, ui
+from gitrelstate.diff import textconv
 from gitrelstate.repo import LOCAL_CONFIG, STATE_DIR, Repo
 from gitrelstate.state import config as config_model
 from gitrelstate.state import yamlio
@@ -30,7 +31,7 @@ def init(cwd: Path, *, no_hooks: bool = False) -> int:
         fsutil.write_text_atomic(gitignore, STATE_GITIGNORE)
     repo.private_dir.mkdir(parents=True, exist_ok=True)
     # git diff / git log -p show state files normalised (a textconv driver).
-    diffdriver.register(repo)
+    textconv.register(repo)
     if created:
         ui.echo(f"Initialised gitrelstate in {STATE_DIR}/ (cache: {_shown(repo, repo.cache.root)})")
         ui.echo(f"hint: commit it with 'git add {STATE_DIR} .gitattributes && git commit'")

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from gitrelstate import releases, ui
+from gitrelstate import ui
+from gitrelstate.releases import releases
 from gitrelstate.repo import Repo
 from gitrelstate.state.release import release_path
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from gitrelstate import fsutil, ui
 from gitrelstate.errors import RelstateError
-from gitrelstate.remote import redact_url
+from gitrelstate.remotes.remote import redact_url
 from gitrelstate.repo import Repo
 from gitrelstate.state import FORMAT_VERSION, yamlio
 from gitrelstate.state import config as config_model

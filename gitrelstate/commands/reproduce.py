@@ -9,8 +9,8 @@ from pathlib import Path
 from gitrelstate import ui
 from gitrelstate.errors import ComparisonTrouble, RelstateError
 from gitrelstate.repo import Repo
-from gitrelstate.reproduce import Request, reproduce
-from gitrelstate.reproduce_report import render_text
+from gitrelstate.reproduce.engine import Request, reproduce
+from gitrelstate.reproduce.report import render_text
 
 
 def reproduce_command(cwd: Path, request: Request, *, as_json: bool) -> int:

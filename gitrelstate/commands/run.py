@@ -7,9 +7,10 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
-from gitrelstate import runner, ui
+from gitrelstate import ui
 from gitrelstate.errors import RelstateError
 from gitrelstate.repo import Repo
+from gitrelstate.runs import runner
 from gitrelstate.state.record import check_run_name
 
 

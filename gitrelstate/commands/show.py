@@ -6,8 +6,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from gitrelstate import recorded, releases, runner, ui
+from gitrelstate import ui
+from gitrelstate.releases import releases
 from gitrelstate.repo import Repo
+from gitrelstate.runs import recorded, runner
 from gitrelstate.state import yamlio
 from gitrelstate.state.release import release_path
 

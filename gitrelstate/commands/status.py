@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from gitrelstate import ui
-from gitrelstate.compare import Comparison, compare
-from gitrelstate.pointers import Tracked
 from gitrelstate.repo import RUNS_DIR, Repo
-from gitrelstate.selection import select_tracked
+from gitrelstate.workspace.compare import Comparison, compare
+from gitrelstate.workspace.pointers import Tracked
+from gitrelstate.workspace.selection import select_tracked
 
 SHOW_AT_MOST = 50
 
@@ -62,15 +62,15 @@ def _run_states(repo: Repo) -> list[tuple[str, list[str]]]:
     """Each recorded run and why it no longer matches the work tree (if it does not)."""
     if not (repo.root / RUNS_DIR).is_dir():
         return []  # and 'status' need not import the run machinery
-    from gitrelstate import runner
+    from gitrelstate.runs import runner
 
     return [(r.name, runner.stale_reasons(repo, r)) for r in runner.all_records(repo)]
 
 
 def _not_pushed(repo: Repo, tracked: Sequence[Tracked], remote_name: str) -> dict[str, int]:
     """Per tracked path, how many of the objects it needs the remote lacks."""
-    from gitrelstate import transfer
-    from gitrelstate.remote import resolve as resolve_remote
+    from gitrelstate.remotes import transfer
+    from gitrelstate.remotes.remote import resolve as resolve_remote
 
     remote = resolve_remote(repo, remote_name)
     per_path = {t.data_rel: transfer.referenced(repo, [t]) for t in tracked}

@@ -5,15 +5,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from gitrelstate import git, pointers, releases, runner, transfer, ui
-from gitrelstate import remote as remote_mod
+from gitrelstate import git, ui
 from gitrelstate.commands.checkout import checkout
 from gitrelstate.errors import RelstateError
-from gitrelstate.pointers import Tracked
+from gitrelstate.releases import releases
+from gitrelstate.remotes import remote as remote_mod
+from gitrelstate.remotes import transfer
 from gitrelstate.repo import Repo
-from gitrelstate.selection import select_tracked
+from gitrelstate.runs import runner
 from gitrelstate.state.pointer import DataPointer
 from gitrelstate.state.record import Artifact
+from gitrelstate.workspace import pointers
+from gitrelstate.workspace.pointers import Tracked
+from gitrelstate.workspace.selection import select_tracked
 
 
 def selected(
@@ -116,7 +120,7 @@ def fetch(
 
 def _fetch_environment_notes(repo: Repo) -> None:
     """Bring in the environment notes other clones pushed (``env show REV``, ``diff``)."""
-    from gitrelstate import envnotes
+    from gitrelstate.environment import envnotes
 
     git_remote = envnotes.default_git_remote(repo)
     if git_remote is None:

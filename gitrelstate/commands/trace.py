@@ -7,11 +7,12 @@ import re
 from pathlib import Path
 from typing import Any
 
-from gitrelstate import git, hashing, pointers, tracking, ui
+from gitrelstate import git, hashing, ui
 from gitrelstate.errors import RelstateError
 from gitrelstate.repo import Repo
+from gitrelstate.runs.traceindex import Production, TraceIndex
 from gitrelstate.state import yamlio
-from gitrelstate.traceindex import Production, TraceIndex
+from gitrelstate.workspace import pointers, tracking
 
 _ID = re.compile(r"(?:blake3:)?([0-9a-f]{64})")
 

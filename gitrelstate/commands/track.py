@@ -7,11 +7,12 @@ import shlex
 from collections.abc import Sequence
 from pathlib import Path
 
-from gitrelstate import fsutil, git, gitignore, pointers, tracking, ui
+from gitrelstate import fsutil, git, ui
 from gitrelstate.errors import RelstateError, UnsafePathError
 from gitrelstate.repo import STATE_DIR, Repo
 from gitrelstate.state.pointer import SUFFIX
-from gitrelstate.worktree import check_name
+from gitrelstate.workspace import gitignore, pointers, tracking
+from gitrelstate.workspace.walk import check_name
 
 
 def track(cwd: Path, paths: Sequence[str]) -> int:

@@ -8,9 +8,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO
 
-from gitrelstate import hashing, history, ui
+from gitrelstate import hashing, ui
 from gitrelstate.errors import RelstateError
 from gitrelstate.repo import Repo
+from gitrelstate.workspace import history
 
 
 def _hash_stream(f: BinaryIO) -> str:
@@ -51,7 +52,8 @@ def verify(cwd: Path, *, remote_name: str | None, all_refs: bool, jobs: int | No
 
 def _verify_releases(repo: Repo, all_refs: bool) -> tuple[list[str], int]:
     """Each release file's content still matches its ``state_id`` (releases are immutable)."""
-    from gitrelstate import git, releases
+    from gitrelstate import git
+    from gitrelstate.releases import releases
     from gitrelstate.state.release import RELEASES_DIR
 
     texts: dict[str, str] = {}
@@ -128,8 +130,8 @@ def _verify_local(repo: Repo, recorded: list[history.Recorded]) -> tuple[list[st
 def _verify_remote(
     repo: Repo, recorded: list[history.Recorded], remote_name: str, jobs: int | None
 ) -> tuple[list[str], int]:
-    from gitrelstate import remotepacks, transfer
-    from gitrelstate.remote import resolve as resolve_remote
+    from gitrelstate.remotes import remotepacks, transfer
+    from gitrelstate.remotes.remote import resolve as resolve_remote
 
     remote = resolve_remote(repo, remote_name)
     needed = history.needed_objects(repo, recorded)

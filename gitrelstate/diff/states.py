@@ -1,0 +1,286 @@
+"""One shape for every state ``diff`` compares: a release, a run, a git revision, the work tree.
+
+Each layer is computed on first use, so ``diff --layer data`` never captures an
+environment and ``diff --layer environment`` never walks the data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from gitrelstate import git, ui, values
+from gitrelstate.errors import RelstateError
+from gitrelstate.releases import releases
+from gitrelstate.repo import Repo
+from gitrelstate.runs import recorded, runner
+from gitrelstate.state import yamlio
+from gitrelstate.state.manifest import Manifest
+from gitrelstate.state.pointer import SUFFIX, DataPointer
+from gitrelstate.state.record import Artifact, RunRecord
+from gitrelstate.state.release import ModelRef, Release
+
+WORK_TREE = "work tree"
+
+
+@dataclass
+class State:
+    """What a reference names, layer by layer."""
+
+    repo: Repo
+    kind: str  # "release" | "run" | "commit" | "worktree"
+    name: str
+    commit: str | None
+    release: Release | None = None
+    run: RunRecord | None = None
+    # Manifests of directories whose listing is known only in memory (work tree).
+    manifests: dict[str, Manifest] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        if self.kind == "release":
+            return f"release {self.name}"
+        if self.kind == "run":
+            return f"run {self.name}"
+        if self.kind == "commit":
+            return f"{self.name} ({(self.commit or '')[:12]})"
+        return WORK_TREE
+
+    def describe(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"kind": self.kind, "name": self.name, "commit": self.commit}
+        if self.release is not None:
+            out["state_id"] = self.release.state_id
+            out["created"] = self.release.created
+        if self.run is not None:
+            out["finished"] = self.run.finished
+        return out
+
+    # -- layers ----------------------------------------------------------------
+
+    @cached_property
+    def code(self) -> dict[str, Any]:
+        if self.release is not None:
+            return dict(self.release.code)
+        if self.run is not None:
+            return dict(self.run.code)
+        if self.kind == "worktree":
+            return runner.code_state(self.repo)
+        return {"commit": self.commit, "dirty": False}
+
+    @cached_property
+    def runs(self) -> dict[str, RunRecord]:
+        if self.release is not None:
+            found = list(self.release.runs)
+        elif self.run is not None:
+            found = [self.run]
+        elif self.kind == "worktree":
+            found = runner.all_records(self.repo)
+        else:
+            found = recorded.records_at(self.repo, self.commit or "HEAD")
+        return {r.name: r for r in sorted(found, key=lambda r: r.name)}
+
+    @cached_property
+    def data(self) -> dict[str, Artifact]:
+        if self.release is not None:
+            return {a.path: a for a in self.release.data}
+        if self.run is not None:
+            # Data, not code: files Git carries are the code layer's business.
+            return {
+                a.path: a
+                for a in (*self.run.deps, *self.run.outs)
+                if not git.is_tracked(self.repo.root, a.path)
+            }
+        if self.kind == "worktree":
+            return self._work_tree_data()
+        return _pointers_at(self.repo, self.commit or "HEAD")
+
+    @cached_property
+    def params(self) -> dict[str, dict[str, Any]]:
+        if self.kind == "worktree":
+            return self._live_values(params=True)
+        merged: dict[str, dict[str, Any]] = {}
+        for record in self.runs.values():
+            for file, flat in record.params.items():
+                merged.setdefault(file, {}).update(flat)
+        return merged
+
+    @cached_property
+    def metrics(self) -> dict[str, dict[str, Any]]:
+        if self.kind == "worktree":
+            return self._live_values(params=False)
+        merged: dict[str, dict[str, Any]] = {}
+        for record in self.runs.values():
+            for file, flat in record.metrics.items():
+                merged.setdefault(file, {}).update(flat)
+        return merged
+
+    @cached_property
+    def model(self) -> ModelRef | None:
+        return self.release.model if self.release is not None else None
+
+    @cached_property
+    def environment(self) -> tuple[dict[str, Any] | None, str]:
+        """(environment document, where it came from); None when nothing recorded one."""
+        if self.release is not None:
+            return dict(self.release.environment) or None, f"recorded in {self.label}"
+        if self.run is not None:
+            return dict(self.run.environment) or None, f"recorded by {self.label}"
+        if self.kind == "worktree":
+            return self._live_environment(), "captured now"
+        note = _commit_note(self.repo, self.commit)
+        if note is not None:
+            return note, f"recorded when {self.name} was committed"
+        newest = max(self.runs.values(), key=lambda r: r.finished, default=None)
+        if newest is not None:
+            return dict(newest.environment), f"recorded by run {newest.name} at {self.name}"
+        return None, f"no environment is recorded for {self.label}"
+
+    # -- the work tree -----------------------------------------------------------
+
+    def _work_tree_data(self) -> dict[str, Artifact]:
+        """What the tracked paths hold now (not what their pointers say)."""
+        from gitrelstate.workspace import pointers, tracking
+        from gitrelstate.workspace.compare import compare
+
+        found: dict[str, Artifact] = {}
+        for tracked in pointers.load_all(self.repo):
+            p = tracked.pointer
+            state = compare(self.repo, tracked)
+            if state.clean or state.state == "unknown":
+                found[tracked.data_rel] = Artifact(tracked.data_rel, p.hash, p.size, p.nfiles)
+                continue
+            if state.state == "missing":
+                continue
+            snap = tracking.snapshot(self.repo, tracked.data_abs(self.repo), store=False)
+            found[tracked.data_rel] = Artifact(tracked.data_rel, snap.hash, snap.size, snap.nfiles)
+            if snap.manifest is not None:
+                self.manifests[snap.hash] = snap.manifest
+        self.repo.statcache.flush()
+        return found
+
+    def _live_values(self, *, params: bool) -> dict[str, dict[str, Any]]:
+        """Params (or metrics) as the files in the work tree hold them now."""
+        out: dict[str, dict[str, Any]] = {}
+        for record in self.runs.values():
+            if params:
+                keyed = record.extra.get("param_keys") or {}
+                files = {f: tuple(keyed.get(f, ())) for f in record.params}
+            else:
+                files = {f: () for f in record.metrics}
+            for file, keys in files.items():
+                path = self.repo.abspath(file)
+                if not path.is_file():
+                    continue
+                flat = values.flatten(values.load_structured(path, file))
+                chosen = values.select(flat, keys, file) if keys else flat
+                out.setdefault(file, {}).update(chosen)
+        return out
+
+    def _live_environment(self) -> dict[str, Any]:
+        from gitrelstate.environment import capture_environment, load_or_create_secret_key
+
+        newest = max(self.runs.values(), key=lambda r: r.finished, default=None)
+        python = (
+            runner.interpreter_for(newest.command, self.repo.abspath(newest.wdir))
+            if newest is not None
+            else None
+        )
+        variables = tuple(self.repo.environment_variables())
+        for record in self.runs.values():
+            variables += tuple(record.extra.get("env_vars", []))
+        return capture_environment(
+            python=python,
+            repo_root=self.repo.root,
+            variables=variables,
+            secret_key=load_or_create_secret_key(self.repo.private_dir),
+        )
+
+
+def _commit_note(repo: Repo, commit: str | None) -> dict[str, Any] | None:
+    """The environment the post-commit hook recorded for ``commit`` (a git note)."""
+    if commit is None:
+        return None
+    from gitrelstate.environment import envnotes
+
+    try:
+        return envnotes.read_note(repo, commit)
+    except RelstateError as exc:  # a damaged note: compare as "not recorded", say why
+        ui.warn(f"ignoring the environment note of {commit[:12]}: {exc.message}")
+        return None
+
+
+def _pointers_at(repo: Repo, rev: str) -> dict[str, Artifact]:
+    """Tracked paths as the pointers committed in ``rev`` name them."""
+    listing = git.run(repo.root, ["ls-tree", "-r", "-z", rev], check=False)
+    blobs: dict[str, str] = {}
+    for entry in listing.split("\0"):
+        meta, _, path = entry.partition("\t")
+        fields = meta.split()
+        if len(fields) == 3 and fields[1] == "blob" and path.endswith(SUFFIX):
+            blobs[fields[2]] = path
+    found: dict[str, Artifact] = {}
+    for sha, raw in git.read_blobs(repo.root, list(blobs)).items():
+        where = f"{rev}:{blobs[sha]}"
+        pointer = DataPointer.from_dict(yamlio.loads(raw.decode("utf-8"), where), where)
+        folder, _, name = blobs[sha].rpartition("/")
+        if name[: -len(SUFFIX)] != pointer.path:
+            continue  # a pointer describing something other than its neighbour
+        data_rel = f"{folder}/{pointer.path}" if folder else pointer.path
+        found[data_rel] = Artifact(data_rel, pointer.hash, pointer.size, pointer.nfiles)
+    return dict(sorted(found.items()))
+
+
+# -- resolving a reference -------------------------------------------------------
+
+
+def resolve(repo: Repo, ref: str | None) -> State:
+    """A release name, a run name, a git revision, or the work tree (None or ``.``).
+
+    ``release:NAME``, ``run:NAME`` and ``rev:REV`` force one reading when a name
+    is ambiguous; otherwise releases win over runs, and runs over revisions.
+    """
+    if ref is None or ref in (".", "worktree", "WORKTREE"):
+        return State(repo, "worktree", WORK_TREE, git.head_commit(repo.root))
+    kind, sep, rest = ref.partition(":")
+    if sep and kind in ("release", "run", "rev") and rest:
+        if kind == "release":
+            return _release_state(repo, rest)
+        if kind == "run":
+            return _run_state(repo, rest)
+        return _commit_state(repo, rest)
+    if releases.exists(repo, ref):
+        return _release_state(repo, ref)
+    if (repo.root / runner.RUNS_DIR / f"{ref}.yaml").exists():
+        return _run_state(repo, ref)
+    commit = _rev_parse(repo, ref)
+    if commit is not None:
+        return State(repo, "commit", ref, commit)
+    raise RelstateError(
+        f"'{ref}' is not a release, a run or a git revision",
+        hint="see 'git relstate list' for releases and runs; any git revision works too",
+    )
+
+
+def _release_state(repo: Repo, name: str) -> State:
+    release = releases.load(repo, name)
+    return State(repo, "release", name, release.code.get("commit"), release=release)
+
+
+def _run_state(repo: Repo, name: str) -> State:
+    record = runner.load_record(repo, name)
+    return State(repo, "run", name, record.code.get("commit"), run=record)
+
+
+def _commit_state(repo: Repo, rev: str) -> State:
+    commit = _rev_parse(repo, rev)
+    if commit is None:
+        raise RelstateError(f"'{rev}' is not a git revision")
+    return State(repo, "commit", rev, commit)
+
+
+def _rev_parse(repo: Repo, rev: str) -> str | None:
+    if rev.startswith("-"):
+        return None
+    out = git.run(repo.root, ["rev-parse", "--verify", "-q", f"{rev}^{{commit}}"], check=False)
+    return out.strip() or None

@@ -1,0 +1,367 @@
+"""Making, reading and checking release states (``.relstate/releases/NAME.yaml``)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from gitrelstate import faults, fsutil, git, ui
+from gitrelstate.errors import RelstateError, StateFileError
+from gitrelstate.repo import Repo
+from gitrelstate.runs import runner
+from gitrelstate.state import yamlio
+from gitrelstate.state.record import Artifact, RunRecord
+from gitrelstate.state.release import (
+    RELEASES_DIR,
+    ModelRef,
+    Release,
+    check_release_name,
+    compute_state_id,
+    release_path,
+)
+from gitrelstate.workspace import pointers
+
+TAG_PREFIX = "relstate/"
+# An external model reference: a URI with a scheme (models:/name/1, s3://..., runs:/...).
+_REFERENCE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:/")
+
+
+def tag_name(name: str) -> str:
+    return f"{TAG_PREFIX}{name}"
+
+
+def parse(text: str, source: str) -> Release:
+    return Release.from_dict(yamlio.loads(text, source), source)
+
+
+def load(repo: Repo, name: str) -> Release:
+    check_release_name(name)
+    rel = release_path(name)
+    path = repo.abspath(rel)
+    if not path.exists():
+        raise RelstateError(
+            f"no release named '{name}'",
+            hint="see 'git relstate list'; make one with 'git relstate release NAME'",
+        )
+    return Release.from_dict(yamlio.read(path, rel), rel)
+
+
+def exists(repo: Repo, name: str) -> bool:
+    return repo.abspath(release_path(name)).exists()
+
+
+def all_releases(repo: Repo) -> list[Release]:
+    folder = repo.abspath(RELEASES_DIR)
+    if not folder.is_dir():
+        return []
+    return [
+        load(repo, p.stem) for p in sorted(folder.glob("*.yaml")) if not fsutil.is_tmp_name(p.name)
+    ]
+
+
+def releases_at(repo: Repo, rev: str) -> list[Release]:
+    """The release files committed in ``rev``'s tree."""
+    listing = git.run(repo.root, ["ls-tree", "-z", rev, f"{RELEASES_DIR}/"], check=False)
+    blobs: dict[str, str] = {}
+    for entry in listing.split("\0"):
+        meta, _, path = entry.partition("\t")
+        fields = meta.split()
+        if len(fields) == 3 and fields[1] == "blob" and path.endswith(".yaml"):
+            blobs[fields[2]] = path
+    found = []
+    for sha, raw in git.read_blobs(repo.root, list(blobs)).items():
+        found.append(parse(raw.decode("utf-8"), f"{rev}:{blobs[sha]}"))
+    return found
+
+
+def state_id_problem(text: str, source: str) -> str | None:
+    """Why a release file's ``state_id`` does not match its content (None when it does)."""
+    try:
+        doc = yamlio.loads(text, source)
+        release = Release.from_dict(doc, source)
+    except StateFileError as exc:
+        return exc.message
+    actual = compute_state_id(doc)
+    if actual != release.state_id:
+        return (
+            f"{source}: content does not match its state_id (recorded "
+            f"{release.state_id[:19]}…, content gives {actual[:19]}…): the file was edited"
+        )
+    return None
+
+
+# -- making a release ---------------------------------------------------------
+
+
+@dataclass
+class ReleaseRequest:
+    name: str
+    runs: Sequence[str] = ()
+    model: str | None = None
+    message: str = ""
+    allow_dirty: bool = False
+    tag: bool = False
+    sign: bool = False
+
+
+def create(repo: Repo, here: Path, request: ReleaseRequest) -> Release:
+    """Check the work tree against what the release binds, then write the release file."""
+    name = check_release_name(request.name)
+    if exists(repo, name) or _committed_anywhere(repo, name):
+        raise RelstateError(
+            f"release '{name}' already exists; releases are immutable",
+            hint="choose a new name (e.g. a higher version)",
+        )
+    leftover_tag = (request.tag or request.sign) and _leftover_tag(repo, name)
+    if (request.tag or request.sign) and not leftover_tag and _tag_exists(repo, name):
+        raise RelstateError(
+            f"git tag '{tag_name(name)}' already exists",
+            hint=f"choose a new release name, or delete the tag: git tag -d {tag_name(name)}",
+        )
+    records = _bound_runs(repo, request.runs)
+    tracked = pointers.load_all(repo)
+    model_ref = _model_ref(repo, here, request.model, tracked, records)
+    problems, dirty = _problems(repo, records, tracked)
+    if problems:
+        raise RelstateError(
+            f"cannot release '{name}': the work tree does not match what it would bind:\n"
+            + ui.bullets(problems),
+            hint="re-run stale stages with 'git relstate run NAME', track or check out "
+            "modified data, then release again",
+        )
+    if dirty and not request.allow_dirty:
+        raise RelstateError(
+            f"cannot release '{name}': uncommitted code:\n" + ui.bullets(dirty),
+            hint="commit your changes first, or record them as dirty with --allow-dirty",
+        )
+    code = runner.code_state(repo)
+    if code.get("commit") is None:
+        raise RelstateError(
+            "the repository has no commit yet", hint="commit your code, then release"
+        )
+    data = tuple(
+        Artifact(t.data_rel, t.pointer.hash, t.pointer.size, t.pointer.nfiles)
+        for t in sorted(tracked, key=lambda t: t.data_rel)
+    )
+    doc: dict[str, Any] = Release(
+        name=name,
+        state_id="",
+        created=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        author=_author(repo),
+        message=request.message,
+        code=code,
+        model=model_ref,
+        data=data,
+        runs=tuple(records),
+        environment=_environment(repo, records, model_ref),
+        allow_dirty=request.allow_dirty and bool(dirty),
+        dirty=tuple(dirty),
+    ).to_dict()
+    # The id is computed over the document as it reads back, so verify agrees with it.
+    readback = yamlio.loads(yamlio.dumps(doc), release_path(name))
+    doc["state_id"] = compute_state_id(readback)
+    text = yamlio.dumps(doc)
+    release = parse(text, release_path(name))
+    if request.tag or request.sign:
+        if leftover_tag:
+            git.run(repo.root, ["tag", "-d", tag_name(name)], check=False)
+        faults.checkpoint("releases.tag")
+        _make_tag(repo, release, sign=request.sign)
+    path = repo.abspath(release_path(name))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fsutil.remove_stale_tmps(path.parent)  # a killed release's temp file: never commit it
+    with fsutil.storage_errors():
+        faults.checkpoint("releases.write")
+        fsutil.write_text_atomic(path, text)
+    return release
+
+
+def _committed_anywhere(repo: Repo, name: str) -> bool:
+    if not git.has_commits(repo.root):
+        return False
+    out = git.run(
+        repo.root, ["log", "--all", "--format=%H", "-1", "--", release_path(name)], check=False
+    )
+    return bool(out.strip())
+
+
+def _tag_exists(repo: Repo, name: str) -> bool:
+    out = git.run(
+        repo.root, ["rev-parse", "--verify", "-q", f"refs/tags/{tag_name(name)}"], check=False
+    )
+    return bool(out.strip())
+
+
+def _leftover_tag(repo: Repo, name: str) -> bool:
+    """Is ``relstate/NAME`` a tag an interrupted ``release NAME --tag`` made before it
+    could write the release file? (Called once the file is known not to exist.)"""
+    body = git.run(repo.root, ["cat-file", "tag", f"refs/tags/{tag_name(name)}"], check=False)
+    _, _, message = body.partition("\n\n")
+    return message.startswith(f"gitrelstate release {name}\n")
+
+
+def _bound_runs(repo: Repo, names: Sequence[str]) -> list[RunRecord]:
+    """The named runs and every stage upstream of them; all runs when none is named."""
+    every = runner.all_records(repo)
+    if not names:
+        return sorted(every, key=lambda r: r.name)
+    by_name = {r.name: r for r in every}
+    chosen: dict[str, RunRecord] = {}
+    todo = [runner.load_record(repo, n) for n in names]
+    while todo:
+        record = todo.pop()
+        if record.name in chosen:
+            continue
+        chosen[record.name] = by_name.get(record.name, record)
+        todo.extend(runner.upstream_of(every, record))
+    return sorted(chosen.values(), key=lambda r: r.name)
+
+
+def _model_ref(
+    repo: Repo,
+    here: Path,
+    given: str | None,
+    tracked: list[pointers.Tracked],
+    records: list[RunRecord],
+) -> ModelRef | None:
+    if given is None:
+        return None
+    if _REFERENCE.match(given):
+        return ModelRef(reference=given)
+    rel = repo.relpath(here / given)
+    for record in records:
+        for out in record.outs:
+            if out.path == rel:
+                return ModelRef(out.path, out.hash, out.size, out.nfiles)
+    for t in tracked:
+        if t.data_rel == rel:
+            p = t.pointer
+            return ModelRef(rel, p.hash, p.size, p.nfiles)
+    raise RelstateError(
+        f"--model {given}: {rel} is neither an output of a bound run nor tracked data",
+        hint="track it first (git relstate track PATH), or give an external reference "
+        "such as models:/NAME/VERSION",
+    )
+
+
+def _problems(
+    repo: Repo, records: list[RunRecord], tracked: list[pointers.Tracked]
+) -> tuple[list[str], list[str]]:
+    """(blocking problems, uncommitted-code problems) of the work tree."""
+    from gitrelstate.workspace.compare import compare
+
+    problems = []
+    for record in records:
+        for reason in runner.stale_reasons(repo, record):
+            problems.append(f"run '{record.name}' is stale: {reason}")
+    for t in tracked:
+        state = compare(repo, t)
+        if not state.clean:
+            problems.append(f"tracked data {t.data_rel} is {state.state}")
+    repo.statcache.flush()
+    dirty = [f"{path} ({status})" for status, path in _uncommitted_code(repo)]
+    for record in records:
+        problem = _run_code_problem(repo, record)
+        if problem is None:
+            continue
+        if record.code.get("dirty"):
+            dirty.append(problem)
+        else:
+            problems.append(problem)
+    return problems, dirty
+
+
+def _uncommitted_code(repo: Repo) -> list[tuple[str, str]]:
+    """(status, path) of tracked code files that differ from HEAD."""
+    if not git.has_commits(repo.root):
+        return []
+    out = git.run(repo.root, ["diff", "HEAD", "--name-status", "-z", "--", ".", *runner.NOT_CODE])
+    fields = out.split("\0")
+    found = []
+    i = 0
+    while i + 1 < len(fields):
+        status = fields[i]
+        step = 3 if status[:1] in ("R", "C") else 2
+        found.append((status[:1], fields[i + step - 1]))
+        i += step
+    return found
+
+
+def _run_code_problem(repo: Repo, record: RunRecord) -> str | None:
+    """Why the code a run ran is not HEAD's code (None when it is).
+
+    A run made on uncommitted changes that were then committed as they were is
+    fine: the digest of (its commit → HEAD) equals the digest it recorded.
+    """
+    commit = record.code.get("commit")
+    if not isinstance(commit, str) or not commit:
+        return f"run '{record.name}' was recorded before the first commit"
+    since = runner.code_diff_digest(repo, commit, "HEAD")
+    if since == record.code.get("diff"):
+        return None
+    if record.code.get("dirty"):
+        return f"run '{record.name}' ran on uncommitted code that differs from HEAD"
+    changed = git.run(
+        repo.root,
+        ["diff", "--name-only", "-z", commit, "HEAD", "--", ".", *runner.NOT_CODE],
+        check=False,
+    )
+    files = [p for p in changed.split("\0") if p]
+    shown = ", ".join(files[:5]) + (" ..." if len(files) > 5 else "")
+    return f"run '{record.name}' ran at commit {commit[:12]}; code changed since: {shown}"
+
+
+def _author(repo: Repo) -> dict[str, str]:
+    name = git.run(repo.root, ["config", "user.name"], check=False).strip()
+    email = git.run(repo.root, ["config", "user.email"], check=False).strip()
+    return {k: v for k, v in (("name", name), ("email", email)) if v}
+
+
+def _environment(
+    repo: Repo, records: list[RunRecord], model_ref: ModelRef | None
+) -> dict[str, Any]:
+    """The environment the released state ran in: the run that made the model, else
+    the newest bound run; with no run, the environment the release was made in."""
+    if records:
+        producer = None
+        if model_ref is not None and model_ref.hash is not None:
+            producer = next(
+                (r for r in records if any(o.hash == model_ref.hash for o in r.outs)), None
+            )
+        chosen = producer or max(records, key=lambda r: r.finished)
+        return dict(chosen.environment)
+    from gitrelstate.environment import capture_environment, load_or_create_secret_key
+
+    return capture_environment(
+        repo_root=repo.root,
+        variables=tuple(repo.environment_variables()),
+        secret_key=load_or_create_secret_key(repo.private_dir),
+    )
+
+
+def _make_tag(repo: Repo, release: Release, *, sign: bool) -> None:
+    message = (
+        f"gitrelstate release {release.name}\n\n"
+        f"state_id: {release.state_id}\nrelease file: {release_path(release.name)}\n"
+        + (f"\n{release.message}\n" if release.message else "")
+    )
+    tag = tag_name(release.name)
+    args = ["tag", "-s" if sign else "-a", tag, "-F", "-", "HEAD"]
+    hint = (
+        "set up git signing (user.signingkey, and gpg.format=ssh for SSH keys), "
+        "or release without --sign"
+        if sign
+        else None
+    )
+    try:
+        git.run(repo.root, args, input=message.encode("utf-8"))
+    except RelstateError as exc:
+        raise RelstateError(f"could not create tag {tag}: {exc.message}", hint=hint) from None
+    if sign and "-----BEGIN " not in git.run(repo.root, ["cat-file", "tag", tag], check=False):
+        # Some git versions report a signing failure yet exit 0 with an unsigned tag.
+        git.run(repo.root, ["tag", "-d", tag], check=False)
+        raise RelstateError(f"could not create tag {tag}: git did not sign it", hint=hint)

@@ -1,0 +1,172 @@
+"""Remotes: the one place where fsspec URLs and storage options are turned into storage.
+
+A remote holds the same content-addressed layout as the cache
+(``<url>/blake3/ab/cdef...``).  Local folders get a direct backend (atomic
+rename, no fsspec overhead); every other protocol goes through fsspec.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from gitrelstate.errors import RelstateError, RemoteError
+from gitrelstate.remotes.backends.base import Backend
+from gitrelstate.remotes.backends.fsspec_backend import FsspecBackend
+from gitrelstate.remotes.backends.local import LocalBackend
+from gitrelstate.state.config import RemoteConfig
+
+if TYPE_CHECKING:
+    from gitrelstate.repo import Repo
+
+BACKEND_PACKAGES = {
+    "s3": "s3fs",
+    "s3a": "s3fs",
+    "gs": "gcsfs",
+    "gcs": "gcsfs",
+    "az": "adlfs",
+    "abfs": "adlfs",
+    "http": "aiohttp",
+    "https": "aiohttp",
+    "ssh": "sshfs",
+    "sftp": "sshfs",
+}
+
+
+def redact_url(url: str) -> str:
+    """Hide user:password@ in URLs before they are shown anywhere (also where a storage
+    library moved it into a path, as in ``http://host/user:password@bucket/key``)."""
+    url = re.sub(r"(://)[^/@]*@", r"\1***@", url)
+    return re.sub(r"(/)[^/@\s]*:[^/@\s]*@", r"\1***@", url)
+
+
+def protocol_of(url: str) -> str:
+    match = re.match(r"^([A-Za-z][A-Za-z0-9+.-]*)://", url)
+    return match.group(1).lower() if match else "file"
+
+
+def is_local(url: str) -> bool:
+    return protocol_of(url) in ("file", "local")
+
+
+class Remote:
+    """A named remote from the configuration, opened lazily."""
+
+    def __init__(self, config: RemoteConfig, repo_root: Path) -> None:
+        self.name = config.name
+        self.url = config.url
+        self.options: Mapping[str, Any] = config.options
+        self.client = config.client
+        self.packs = config.packs  # push small objects in packs (reading always knows them)
+        self.repo_root = repo_root
+        # Where copies of the remote's pack indexes are kept (set by resolve()).
+        self.private_dir: Path | None = None
+        self._backend: Backend | None = None
+
+    @property
+    def shown(self) -> str:
+        return f"'{self.name}' ({redact_url(self.url)})"
+
+    @property
+    def backend(self) -> Backend:
+        if self._backend is None:
+            self._backend = self._open()
+        return self._backend
+
+    def _open(self) -> Backend:
+        if is_local(self.url):
+            raw = re.sub(r"^(file|local)://", "", self.url)
+            root = Path(os.path.expanduser(raw))
+            if not root.is_absolute():
+                root = self.repo_root / root
+            return LocalBackend(root)
+        protocol = protocol_of(self.url)
+        if protocol in ("s3", "s3a") and self.client in ("auto", "obstore"):
+            backend = self._open_obstore_s3()
+            if backend is not None:
+                return backend
+            if self.client == "obstore":
+                raise RemoteError(
+                    f"remote {self.shown}: its options cannot be expressed for obstore",
+                    hint="use 'client: auto' (falls back to s3fs) or adjust the options",
+                )
+        try:
+            import fsspec
+
+            fs, root = fsspec.core.url_to_fs(self.url, **dict(self.options))
+        except ImportError as exc:
+            package = BACKEND_PACKAGES.get(protocol, str(exc.name or "the fsspec backend"))
+            raise RemoteError(
+                f"remote {self.shown} needs the Python package '{package}'",
+                hint=f"pip install {package}",
+            ) from None
+        except (ValueError, TypeError) as exc:
+            raise RemoteError(
+                f"remote {self.shown}: unsupported URL or option ({self.redact(str(exc))})",
+                hint="check the URL and the -o options with 'git relstate remote list'",
+            ) from None
+        return FsspecBackend(fs, str(root))
+
+    def _open_obstore_s3(self) -> Backend | None:
+        from gitrelstate.remotes.backends.obstore_backend import ObstoreBackend, s3_config
+
+        config = s3_config(self.options)
+        if config is None:
+            return None
+        try:
+            from obstore.store import S3Store
+        except ImportError:
+            return None
+        bucket, _, prefix = re.sub(r"^s3a?://", "", self.url).partition("/")
+        try:
+            store = S3Store(bucket, **config)
+        except Exception as exc:
+            raise RemoteError(
+                f"remote {self.shown}: invalid S3 settings ({self.redact(str(exc))})",
+                hint="check the URL and the -o options with 'git relstate remote list'",
+            ) from None
+        return ObstoreBackend(store, prefix)
+
+    def redact(self, text: str) -> str:
+        """``text`` (say, an error of a storage library) without this remote's credentials:
+        neither the URL's user:password nor the value of any secret-looking option."""
+        from gitrelstate.state.config import secret_option_names
+
+        secrets: list[str] = []
+        creds = re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://([^/@]*)@", self.url)
+        if creds:
+            secrets += [creds.group(1), *creds.group(1).split(":")]
+        for dotted in secret_option_names(self.options):
+            value: Any = self.options
+            for part in dotted.split("."):
+                value = value.get(part) if isinstance(value, Mapping) else None
+            secrets.append(str(value) if value is not None else "")
+        for secret in sorted({s for s in secrets if len(s) >= 3}, key=len, reverse=True):
+            text = text.replace(secret, "***")
+        return redact_url(text)
+
+    def error(self, action: str, exc: BaseException) -> RemoteError:
+        detail = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+        return RemoteError(
+            f"could not {action} remote {self.shown}: {self.redact(detail)}",
+            hint="check that the remote is reachable and your credentials, then retry",
+        )
+
+
+def resolve(repo: Repo, name: str | None) -> Remote:
+    """The remote called ``name``, or the default remote when ``name`` is None."""
+    config = repo.config
+    chosen = name or config.default_remote
+    if chosen is None:
+        raise RelstateError(
+            "no remote given and no default remote set",
+            hint="add one: git relstate remote add origin /path/to/storage --default",
+        )
+    if chosen not in config.remotes:
+        raise RelstateError(f"no remote named '{chosen}'", hint="see 'git relstate remote list'")
+    remote = Remote(config.remotes[chosen], repo.root)
+    remote.private_dir = repo.private_dir
+    return remote

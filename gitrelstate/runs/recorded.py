@@ -1,0 +1,63 @@
+"""Finding a recorded execution state by name or git revision."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gitrelstate import git
+from gitrelstate.errors import RelstateError
+from gitrelstate.repo import Repo
+from gitrelstate.runs import runner
+from gitrelstate.state import yamlio
+from gitrelstate.state.record import RunRecord
+
+
+@dataclass(frozen=True)
+class Found:
+    label: str
+    record: RunRecord
+
+
+def _latest(records: list[RunRecord]) -> RunRecord | None:
+    return max(records, key=lambda r: r.finished, default=None)
+
+
+def records_at(repo: Repo, rev: str) -> list[RunRecord]:
+    """The run records committed in ``rev``'s tree."""
+    listing = git.run(repo.root, ["ls-tree", "-z", rev, f"{runner.RUNS_DIR}/"], check=False)
+    blobs = {}
+    for entry in listing.split("\0"):
+        meta, _, path = entry.partition("\t")
+        fields = meta.split()
+        if len(fields) == 3 and fields[1] == "blob" and path.endswith(".yaml"):
+            blobs[fields[2]] = path
+    contents = git.read_blobs(repo.root, list(blobs))
+    return [
+        RunRecord.from_dict(yamlio.loads(raw.decode("utf-8"), blobs[sha]), f"{rev}:{blobs[sha]}")
+        for sha, raw in contents.items()
+    ]
+
+
+def find_run(repo: Repo, ref: str | None) -> Found:
+    """A run by name, the latest run recorded at a git revision, or (no ref) the
+    latest run in the work tree."""
+    if ref is None:
+        latest = _latest(runner.all_records(repo))
+        if latest is None:
+            raise RelstateError(
+                "no run is recorded in this work tree",
+                hint="record one with: git relstate run -n NAME -- CMD...",
+            )
+        return Found(f"run '{latest.name}'", latest)
+    if (repo.root / runner.RUNS_DIR / f"{ref}.yaml").exists():
+        return Found(f"run '{ref}'", runner.load_record(repo, ref))
+    commit = git.run(repo.root, ["rev-parse", "--verify", "-q", f"{ref}^{{commit}}"], check=False)
+    if commit.strip():
+        latest = _latest(records_at(repo, commit.strip()))
+        if latest is None:
+            raise RelstateError(f"no run is recorded at {ref}")
+        return Found(f"run '{latest.name}' at {ref}", latest)
+    raise RelstateError(
+        f"'{ref}' is neither a recorded run nor a git revision",
+        hint="see 'git relstate list' for the recorded runs",
+    )

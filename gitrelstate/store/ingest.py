@@ -1,0 +1,117 @@
+"""Hash files (through the stat cache) and, when asked, store them in the cache.
+
+This is the hashing layer above the object store: it decides what a file's id is,
+and copies content into the store verifying that what was stored is what was
+hashed, so a file changing under our feet can never produce a mislabelled object.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from gitrelstate import hashing
+from gitrelstate.errors import RelstateError
+from gitrelstate.store.objects import ObjectStore
+from gitrelstate.store.statcache import StatCache
+
+FileItem = tuple[str | Path, os.stat_result]
+BATCH = 64
+
+
+def default_jobs() -> int:
+    return min(8, (os.cpu_count() or 1) * 2)
+
+
+def _changed(path: str | Path, before: os.stat_result) -> RelstateError:
+    return RelstateError(
+        f"{path} changed while it was being read",
+        hint="wait until whatever writes it has finished, then run the command again",
+    )
+
+
+def _same_stat(a: os.stat_result, b: os.stat_result) -> bool:
+    return (a.st_size, a.st_mtime_ns, a.st_ino) == (b.st_size, b.st_mtime_ns, b.st_ino)
+
+
+def _ingest_one(path: str | Path, st: os.stat_result, store: ObjectStore | None) -> str:
+    if st.st_size <= hashing.SMALL_FILE:
+        with open(path, "rb", buffering=0) as f:
+            data = f.read()
+            after = os.fstat(f.fileno())
+        if len(data) != after.st_size or not _same_stat(st, after):
+            raise _changed(path, st)
+        hex_ = hashing.hash_bytes(data)
+        if store is not None:
+            store.add_bytes(hex_, data)
+        return hex_
+    hex_, size = hashing.hash_file(path, st.st_size)
+    if size != st.st_size or not _same_stat(st, os.stat(path)):
+        raise _changed(path, st)
+    if store is not None and not store.exists(hex_):
+        copy_into_store(path, hex_, store)
+    return hex_
+
+
+def copy_into_store(path: str | Path, hex_: str, store: ObjectStore) -> None:
+    """Copy ``path`` into ``store`` as ``hex_``, verifying the copy hashes to ``hex_``."""
+    tmp = store.tmp_path()
+    try:
+        with open(path, "rb") as src, open(tmp, "xb") as dst:
+            copied_hex, _ = hashing.copy_and_hash(src, dst, os.fstat(src.fileno()).st_size)
+        if copied_hex != hex_:
+            raise _changed(path, os.stat(path))
+        store.install(tmp, hex_)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+def hash_files(
+    items: Sequence[FileItem],
+    statcache: StatCache,
+    store: ObjectStore | None = None,
+    *,
+    jobs: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> list[str]:
+    """Content hex of each file; with ``store``, also make sure each is in the cache.
+
+    A file whose stat matches the stat cache is not read at all (unless its
+    object is missing from ``store``).
+    """
+    statcache.preload(len(items))
+    results: list[str | None] = [None] * len(items)
+    todo: list[int] = []
+    for i, (_, st) in enumerate(items):
+        cached = statcache.get(st)
+        if cached is not None and (store is None or store.exists(cached)):
+            results[i] = cached
+        else:
+            todo.append(i)
+    if progress and len(items) > len(todo):
+        progress(len(items) - len(todo))
+
+    def work(batch: Sequence[int]) -> None:
+        for i in batch:
+            path, st = items[i]
+            hex_ = _ingest_one(path, st, store)
+            results[i] = hex_
+            statcache.put(st, hex_)
+        if progress:
+            progress(len(batch))
+
+    batches = [todo[k : k + BATCH] for k in range(0, len(todo), BATCH)]
+    workers = jobs or default_jobs()
+    if len(batches) <= 1 or workers <= 1:
+        for batch in batches:
+            work(batch)
+    else:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for future in [pool.submit(work, b) for b in batches]:
+                future.result()
+    assert all(r is not None for r in results)
+    return results  # type: ignore[return-value]
