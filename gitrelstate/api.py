@@ -19,7 +19,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from gitrelstate.repo import Repo
-from gitrelstate.runs.runner import Execution, make_spec
+from gitrelstate.runs.executor import Execution
+from gitrelstate.runs.spec import make_spec
 from gitrelstate.state.record import RunRecord, check_run_name
 
 

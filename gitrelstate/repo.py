@@ -39,7 +39,21 @@ class Repo:
 
     @classmethod
     def discover(cls, cwd: Path | None = None) -> Repo:
+        """The Git repository around ``cwd`` (set up for gitrelstate or not)."""
         return cls(git.discover(cwd or Path.cwd()))
+
+    @classmethod
+    def open(cls, cwd: Path | None = None) -> Repo:
+        """The repository around ``cwd``, which must be set up for gitrelstate."""
+        repo = cls.discover(cwd)
+        repo.require_initialised()
+        return repo
+
+    def __enter__(self) -> Repo:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     # -- configuration -------------------------------------------------------
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -84,7 +85,10 @@ def two_releases(tmp_path_factory: pytest.TempPathFactory) -> Path:
     mp.setenv("GIT_CONFIG_NOSYSTEM", "1")
     site = base / "site"
     _write_dist(site, "1.0")
-    mp.setenv("PYTHONPATH", str(site))
+    # Prepended: whatever import path the suite runs under stays behind it.
+    mp.setenv(
+        "PYTHONPATH", os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")]))
+    )
     mp.setenv("PIPELINE_MODE", "batch")
     try:
         repo = make_repo(base / "repo")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from pathlib import Path
 
 from gitrelstate import hashing, ui
 from gitrelstate.diff import statediff, states
@@ -63,7 +62,7 @@ class Listings:
 
 
 def diff(
-    cwd: Path,
+    repo: Repo,
     refs: Sequence[str],
     *,
     as_json: bool,
@@ -74,19 +73,14 @@ def diff(
 ) -> int:
     """Exit 0 (1 with --exit-code when something changed); trouble is exit 2."""
     try:
-        repo = Repo.discover(cwd)
-        repo.require_initialised()
-        try:
-            if len(refs) > 2:
-                raise RelstateError("diff compares two states: give at most A and B")
-            ref_a = refs[0] if refs else "HEAD"
-            ref_b = refs[1] if len(refs) > 1 else None
-            a = states.resolve(repo, ref_a)
-            b = states.resolve(repo, ref_b)
-            chosen = tuple(layers) or statediff.LAYERS
-            doc = statediff.diff_states(a, b, chosen, Listings(repo))
-        finally:
-            repo.close()
+        if len(refs) > 2:
+            raise RelstateError("diff compares two states: give at most A and B")
+        ref_a = refs[0] if refs else "HEAD"
+        ref_b = refs[1] if len(refs) > 1 else None
+        a = states.resolve(repo, ref_a)
+        b = states.resolve(repo, ref_b)
+        chosen = tuple(layers) or statediff.LAYERS
+        doc = statediff.diff_states(a, b, chosen, Listings(repo))
     except RelstateError as exc:
         raise ComparisonTrouble(exc.message, exc.hint) from None
     if as_json:

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from gitrelstate import ui
 from gitrelstate.environment import envnotes
 from gitrelstate.errors import ComparisonTrouble, RelstateError
-from gitrelstate.repo import Repo
-from gitrelstate.runs import recorded, runner
+from gitrelstate.repo import RUNS_DIR, Repo
+from gitrelstate.runs import executor, records
 from gitrelstate.state import yamlio
 from gitrelstate.state.record import RunRecord
 
@@ -35,11 +34,11 @@ class Recorded:
 
 def find_environment(repo: Repo, ref: str | None) -> Recorded:
     """The environment ``ref`` names (see the module's docstring)."""
-    if ref is not None and (repo.root / runner.RUNS_DIR / f"{ref}.yaml").exists():
-        return _from_run(recorded.find_run(repo, ref))
+    if ref is not None and (repo.root / RUNS_DIR / f"{ref}.yaml").exists():
+        return _from_run(records.find_run(repo, ref))
     if ref is None:
         try:
-            return _from_run(recorded.find_run(repo, None))
+            return _from_run(records.find_run(repo, None))
         except RelstateError as exc:
             no_run = exc
         commit = envnotes.resolve_commit(repo, "HEAD")
@@ -49,12 +48,12 @@ def find_environment(repo: Repo, ref: str | None) -> Recorded:
         return note
     commit = envnotes.resolve_commit(repo, ref)
     if commit is None:
-        return _from_run(recorded.find_run(repo, ref))  # says what ref is not
+        return _from_run(records.find_run(repo, ref))  # says what ref is not
     note = _from_note(repo, ref, commit)
     if note is not None:
         return note
     try:
-        return _from_run(recorded.find_run(repo, ref))
+        return _from_run(records.find_run(repo, ref))
     except RelstateError:
         raise RelstateError(
             f"no environment is recorded for {ref} ({commit[:12]})",
@@ -63,7 +62,7 @@ def find_environment(repo: Repo, ref: str | None) -> Recorded:
         ) from None
 
 
-def _from_run(found: recorded.Found) -> Recorded:
+def _from_run(found: records.Found) -> Recorded:
     record = found.record
     return Recorded(found.label, record.finished, dict(record.environment), record)
 
@@ -76,9 +75,7 @@ def _from_note(repo: Repo, ref: str, commit: str) -> Recorded | None:
     return Recorded(label, str(doc.get("captured", "")), dict(doc["environment"]))
 
 
-def env_show(cwd: Path, ref: str | None, *, as_json: bool) -> int:
-    repo = Repo.discover(cwd)
-    repo.require_initialised()
+def env_show(repo: Repo, ref: str | None, *, as_json: bool) -> int:
     found = find_environment(repo, ref)
     if as_json:
         ui.result(json.dumps(found.environment, indent=2, default=str))
@@ -88,21 +85,19 @@ def env_show(cwd: Path, ref: str | None, *, as_json: bool) -> int:
     return 0
 
 
-def env_check(cwd: Path, ref: str | None, *, as_json: bool) -> int:
+def env_check(repo: Repo, ref: str | None, *, as_json: bool) -> int:
     """Exit 0 when the live environment matches the recorded one, 1 when not, 2 on trouble."""
     from gitrelstate.environment import capture_environment, load_or_create_secret_key
     from gitrelstate.environment.envdiff import compare_environments
 
     try:
-        repo = Repo.discover(cwd)
-        repo.require_initialised()
         found = find_environment(repo, ref)
         record = found.record
         if record is None:
             live = envnotes.capture(repo)
         else:
             live = capture_environment(
-                python=runner.interpreter_for(record.command, repo.abspath(record.wdir)),
+                python=executor.interpreter_for(record.command, repo.abspath(record.wdir)),
                 repo_root=repo.root,
                 variables=tuple(repo.environment_variables())
                 + tuple(record.extra.get("env_vars", [])),

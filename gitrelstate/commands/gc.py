@@ -14,43 +14,38 @@ from gitrelstate.store.packs import PackIndex, PackWriter
 from gitrelstate.workspace import history
 
 
-def gc(cwd: Path, *, dry_run: bool, remote_name: str | None, force: bool) -> int:
-    repo = Repo.discover(cwd)
-    repo.require_initialised()
+def gc(repo: Repo, *, dry_run: bool, remote_name: str | None, force: bool) -> int:
     if remote_name is not None and not force and not dry_run:
         raise RelstateError(
             f"gc on remote '{remote_name}' deletes data other clones may still need",
             hint="look first with --dry-run, then confirm with --force",
         )
-    try:
-        with repo.locked(), fsutil.storage_errors():
-            # Every ref (branches, tags, remotes, stash) in all of history, plus
-            # the work tree's pointers, committed or not.
-            recorded = history.recorded_pointers(repo, ["--all"], work_tree=True)
-            # Releases keep what they bind, even data no pointer names any more.
-            recorded += history.release_pointers(repo, ["--all"], work_tree=True)
-            # So do run records (checkout --run and reproduce restore their data).
-            recorded += history.run_pointers(repo, ["--all"], work_tree=True)
-            # Every worktree of the clone shares this cache: what another one tracked
-            # but has not committed yet (or a reproduction in progress) is kept too.
-            for other in _other_worktrees(repo):
-                recorded += history.recorded_pointers(other, [], work_tree=True)
-                recorded += history.release_pointers(other, [], work_tree=True)
-                recorded += history.run_pointers(other, [], work_tree=True)
-            needed = history.needed_objects(repo, recorded)
-            if remote_name is None:
-                if needed.unknown_listings:
-                    ui.warn(
-                        f"{len(needed.unknown_listings)} directory listing(s) referenced in "
-                        "history are not in the cache; files only they list are not kept"
-                    )
-                removed, size = _gc_cache(repo.cache, needed.all, dry_run)
-                where = "the cache"
-            else:
-                removed, size = _gc_remote(repo, remote_name, needed, dry_run)
-                where = f"remote '{remote_name}'"
-    finally:
-        repo.close()
+    with repo.locked(), fsutil.storage_errors():
+        # Every ref (branches, tags, remotes, stash) in all of history, plus
+        # the work tree's pointers, committed or not.
+        recorded = history.recorded_pointers(repo, ["--all"], work_tree=True)
+        # Releases keep what they bind, even data no pointer names any more.
+        recorded += history.release_pointers(repo, ["--all"], work_tree=True)
+        # So do run records (checkout --run and reproduce restore their data).
+        recorded += history.run_pointers(repo, ["--all"], work_tree=True)
+        # Every worktree of the clone shares this cache: what another one tracked
+        # but has not committed yet (or a reproduction in progress) is kept too.
+        for other in _other_worktrees(repo):
+            recorded += history.recorded_pointers(other, [], work_tree=True)
+            recorded += history.release_pointers(other, [], work_tree=True)
+            recorded += history.run_pointers(other, [], work_tree=True)
+        needed = history.needed_objects(repo, recorded)
+        if remote_name is None:
+            if needed.unknown_listings:
+                ui.warn(
+                    f"{len(needed.unknown_listings)} directory listing(s) referenced in "
+                    "history are not in the cache; files only they list are not kept"
+                )
+            removed, size = _gc_cache(repo.cache, needed.all, dry_run)
+            where = "the cache"
+        else:
+            removed, size = _gc_remote(repo, remote_name, needed, dry_run)
+            where = f"remote '{remote_name}'"
     verb = "would remove" if dry_run else "removed"
     amount = f" ({ui.human_size(size)})" if size is not None else ""
     ui.echo(

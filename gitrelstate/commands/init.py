@@ -17,7 +17,11 @@ STATE_GITIGNORE = f"""\
 
 
 def init(cwd: Path, *, no_hooks: bool = False) -> int:
-    repo = Repo.discover(cwd)
+    with Repo.discover(cwd) as repo:
+        return _init(repo, no_hooks=no_hooks)
+
+
+def _init(repo: Repo, *, no_hooks: bool) -> int:
     created = not repo.initialised
     repo.state_dir.mkdir(exist_ok=True)
     if created:
@@ -38,7 +42,7 @@ def init(cwd: Path, *, no_hooks: bool = False) -> int:
     else:
         ui.echo(f"gitrelstate is already set up in {STATE_DIR}/ (nothing to do)")
     if not no_hooks:
-        from gitrelstate.commands.hooks import install_for_init
+        from gitrelstate.hooks.installing import install_for_init
 
         install_for_init(repo)
     return 0

@@ -6,12 +6,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from gitrelstate import ui
-from gitrelstate.releases import releases
+from gitrelstate.releases import create, registry
 from gitrelstate.repo import Repo
 from gitrelstate.state.release import release_path
 
 
 def release(
+    repo: Repo,
     cwd: Path,
     name: str,
     *,
@@ -22,9 +23,7 @@ def release(
     tag: bool,
     sign: bool,
 ) -> int:
-    repo = Repo.discover(cwd)
-    repo.require_initialised()
-    request = releases.ReleaseRequest(
+    request = create.ReleaseRequest(
         name=name,
         runs=runs,
         model=model,
@@ -33,11 +32,8 @@ def release(
         tag=tag or sign,
         sign=sign,
     )
-    try:
-        with repo.locked(shared=True):
-            made = releases.create(repo, cwd, request)
-    finally:
-        repo.close()
+    with repo.locked(shared=True):
+        made = create.create(repo, cwd, request)
     bound = ", ".join(made.run_names) or "no runs"
     model_shown = ""
     if made.model is not None:
@@ -49,6 +45,6 @@ def release(
     if made.dirty:
         ui.warn(f"recorded as dirty: {'; '.join(made.dirty[:3])}")
     if request.tag:
-        ui.echo(f"tagged {'(signed) ' if sign else ''}{releases.tag_name(made.name)}")
+        ui.echo(f"tagged {'(signed) ' if sign else ''}{registry.tag_name(made.name)}")
     ui.echo(f"hint: commit it: git add {release_path(made.name)} && git commit")
     return 0

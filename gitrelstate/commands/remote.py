@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from gitrelstate import fsutil, ui
@@ -53,7 +52,7 @@ def _save(repo: Repo, doc: dict[str, Any], local: bool) -> None:
 
 
 def remote_add(
-    cwd: Path,
+    repo: Repo,
     name: str,
     url: str,
     options: Sequence[str],
@@ -63,8 +62,6 @@ def remote_add(
     force: bool,
     client: str | None = None,
 ) -> int:
-    repo = Repo.discover(cwd)
-    repo.require_initialised()
     config_model.check_remote_name(name)
     if not url.strip():
         raise RelstateError("the remote URL is empty")
@@ -122,9 +119,7 @@ def _masked(options: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def remote_list(cwd: Path) -> int:
-    repo = Repo.discover(cwd)
-    repo.require_initialised()
+def remote_list(repo: Repo) -> int:
     config = repo.config
     if not config.remotes:
         ui.result("No remotes (add one with 'git relstate remote add NAME URL').")
@@ -137,9 +132,7 @@ def remote_list(cwd: Path) -> int:
     return 0
 
 
-def remote_remove(cwd: Path, name: str) -> int:
-    repo = Repo.discover(cwd)
-    repo.require_initialised()
+def remote_remove(repo: Repo, name: str) -> int:
     removed = False
     with repo.locked():
         for local in (False, True):
@@ -161,9 +154,7 @@ def remote_remove(cwd: Path, name: str) -> int:
     return 0
 
 
-def remote_default(cwd: Path, name: str, *, local: bool) -> int:
-    repo = Repo.discover(cwd)
-    repo.require_initialised()
+def remote_default(repo: Repo, name: str, *, local: bool) -> int:
     if name not in repo.config.remotes:
         raise RelstateError(f"no remote named '{name}'", hint="see 'git relstate remote list'")
     with repo.locked():

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
 from gitrelstate import ui
 from gitrelstate.errors import ComparisonTrouble, RelstateError
@@ -13,19 +12,12 @@ from gitrelstate.reproduce.engine import Request, reproduce
 from gitrelstate.reproduce.report import render_text
 
 
-def reproduce_command(cwd: Path, request: Request, *, as_json: bool) -> int:
+def reproduce_command(repo: Repo, request: Request, *, as_json: bool) -> int:
     """Exit 0 identical, 1 differs (or stopped by --strict-env), 2 failed or trouble."""
-    try:
-        repo = Repo.discover(cwd)
-        repo.require_initialised()
-    except RelstateError as exc:
-        raise ComparisonTrouble(exc.message, exc.hint) from None
     try:
         report = reproduce(repo, request, say=_progress)
     except RelstateError as exc:
         raise ComparisonTrouble(exc.message, exc.hint) from None
-    finally:
-        repo.close()
     if as_json:
         ui.result(json.dumps(report.to_dict(), indent=2, ensure_ascii=False, default=str))
     else:

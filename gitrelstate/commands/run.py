@@ -9,12 +9,14 @@ from pathlib import Path
 
 from gitrelstate import ui
 from gitrelstate.errors import RelstateError
-from gitrelstate.repo import Repo
-from gitrelstate.runs import runner
+from gitrelstate.repo import RUNS_DIR, Repo
+from gitrelstate.runs import executor, graph, spec
+from gitrelstate.runs.records import all_records, load_record
 from gitrelstate.state.record import check_run_name
 
 
 def run_stage(
+    repo: Repo,
     cwd: Path,
     name: str,
     command: Sequence[str],
@@ -26,8 +28,6 @@ def run_stage(
     variables: Sequence[str],
     wdir: str | None,
 ) -> int:
-    repo = Repo.discover(cwd)
-    repo.require_initialised()
     check_run_name(name)
     if not command:
         raise RelstateError(
@@ -35,7 +35,7 @@ def run_stage(
             hint=f"git relstate run -n {name} -d DEP -o OUT -- python train.py "
             f"(or 'git relstate run {name}' to re-run a recorded stage)",
         )
-    stage = runner.make_spec(
+    stage = spec.make_spec(
         repo,
         cwd,
         name,
@@ -47,33 +47,25 @@ def run_stage(
         variables=variables,
         wdir=wdir,
     )
-    try:
-        return _execute(repo, stage)
-    finally:
-        repo.close()
+    return _execute(repo, stage)
 
 
-def rerun(cwd: Path, name: str) -> int:
+def rerun(repo: Repo, name: str) -> int:
     """``git relstate run NAME``: run a recorded stage again with its recorded settings."""
-    repo = Repo.discover(cwd)
-    repo.require_initialised()
-    try:
-        record = runner.load_record(repo, name)
-        records = runner.all_records(repo)
-        for upstream in runner.upstream_of(records, record):
-            reasons = runner.stale_reasons(repo, upstream)
-            if reasons:
-                ui.warn(
-                    f"upstream stage '{upstream.name}' is stale ({'; '.join(reasons[:3])}); "
-                    f"run 'git relstate run {upstream.name}' first to refresh its outputs"
-                )
-        return _execute(repo, runner.spec_from_record(record))
-    finally:
-        repo.close()
+    record = load_record(repo, name)
+    records = all_records(repo)
+    for upstream in graph.upstream_of(records, record):
+        reasons = graph.stale_reasons(repo, upstream)
+        if reasons:
+            ui.warn(
+                f"upstream stage '{upstream.name}' is stale ({'; '.join(reasons[:3])}); "
+                f"run 'git relstate run {upstream.name}' first to refresh its outputs"
+            )
+    return _execute(repo, spec.spec_from_record(record))
 
 
-def _execute(repo: Repo, stage: runner.StageSpec) -> int:
-    execution = runner.Execution(repo, stage)
+def _execute(repo: Repo, stage: spec.StageSpec) -> int:
+    execution = executor.Execution(repo, stage)
     with repo.locked():
         execution.begin()
     workdir = repo.abspath(stage.wdir) if stage.wdir != "." else repo.root
@@ -91,9 +83,9 @@ def _execute(repo: Repo, stage: runner.StageSpec) -> int:
         " (uncommitted changes: the diff digest is recorded)" if record.code.get("dirty") else ""
     )
     ui.echo(
-        f"recorded run '{stage.name}' in {runner.RUNS_DIR}/{stage.name}.yaml: "
+        f"recorded run '{stage.name}' in {RUNS_DIR}/{stage.name}.yaml: "
         f"{len(record.deps)} dependencies, {len(record.outs)} outputs, "
         f"{record.duration:.1f}s{dirty}"
     )
-    ui.echo(f"hint: git add {runner.RUNS_DIR}/{stage.name}.yaml and the outputs' pointers")
+    ui.echo(f"hint: git add {RUNS_DIR}/{stage.name}.yaml and the outputs' pointers")
     return 0

@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 from gitrelstate import ui
-from gitrelstate.releases import releases
-from gitrelstate.repo import Repo
-from gitrelstate.runs import recorded, runner
+from gitrelstate.releases import registry
+from gitrelstate.repo import RUNS_DIR, Repo
+from gitrelstate.runs.records import all_records, find_run
 from gitrelstate.state import yamlio
 from gitrelstate.state.release import release_path
 
 
-def list_states(cwd: Path, *, as_json: bool) -> int:
-    repo = Repo.discover(cwd)
-    repo.require_initialised()
-    records = sorted(runner.all_records(repo), key=lambda r: r.finished, reverse=True)
-    made = sorted(releases.all_releases(repo), key=lambda r: r.created, reverse=True)
+def list_states(repo: Repo, *, as_json: bool) -> int:
+    records = sorted(all_records(repo), key=lambda r: r.finished, reverse=True)
+    made = sorted(registry.all_releases(repo), key=lambda r: r.created, reverse=True)
     release_rows: list[dict[str, Any]] = [
         {
             "kind": "release",
@@ -42,7 +39,7 @@ def list_states(cwd: Path, *, as_json: bool) -> int:
             "commit": r.code.get("commit"),
             "dirty": bool(r.code.get("dirty")),
             "outputs": [o.path for o in r.outs],
-            "record": f"{runner.RUNS_DIR}/{r.name}.yaml",
+            "record": f"{RUNS_DIR}/{r.name}.yaml",
         }
         for r in records
     ]
@@ -68,18 +65,16 @@ def list_states(cwd: Path, *, as_json: bool) -> int:
     return 0
 
 
-def show_state(cwd: Path, ref: str, *, as_json: bool) -> int:
-    repo = Repo.discover(cwd)
-    repo.require_initialised()
+def show_state(repo: Repo, ref: str, *, as_json: bool) -> int:
     kind, _, name = ref.partition(":")
     if kind == "release" and name:
         ref = name
-    if (kind == "release" and name) or (kind != "run" and releases.exists(repo, ref)):
-        release = releases.load(repo, ref)
+    if (kind == "release" and name) or (kind != "run" and registry.exists(repo, ref)):
+        release = registry.load(repo, ref)
         document = release.to_dict()
         label = f"release '{release.name}'"
     else:
-        found = recorded.find_run(repo, name if kind == "run" and name else ref)
+        found = find_run(repo, name if kind == "run" and name else ref)
         document = found.record.to_dict()
         label = found.label
     if as_json:

@@ -17,6 +17,7 @@ SHOW_AT_MOST = 50
 
 
 def status(
+    repo: Repo,
     cwd: Path,
     paths: Sequence[str],
     *,
@@ -24,18 +25,13 @@ def status(
     exit_code: bool,
     remote_name: str | None = None,
 ) -> int:
-    repo = Repo.discover(cwd)
-    repo.require_initialised()
     unpushed: dict[str, int] | None = None
-    try:
-        tracked = select_tracked(repo, cwd, paths)
-        results = [compare(repo, t) for t in tracked]
-        runs = [] if paths else _run_states(repo)
-        repo.statcache.flush()
-        if remote_name is not None:
-            unpushed = _not_pushed(repo, tracked, remote_name)
-    finally:
-        repo.close()
+    tracked = select_tracked(repo, cwd, paths)
+    results = [compare(repo, t) for t in tracked]
+    runs = [] if paths else _run_states(repo)
+    repo.statcache.flush()
+    if remote_name is not None:
+        unpushed = _not_pushed(repo, tracked, remote_name)
     clean = (
         all(c.clean for c in results)
         and not any((unpushed or {}).values())
@@ -62,9 +58,9 @@ def _run_states(repo: Repo) -> list[tuple[str, list[str]]]:
     """Each recorded run and why it no longer matches the work tree (if it does not)."""
     if not (repo.root / RUNS_DIR).is_dir():
         return []  # and 'status' need not import the run machinery
-    from gitrelstate.runs import runner
+    from gitrelstate.runs import graph, records
 
-    return [(r.name, runner.stale_reasons(repo, r)) for r in runner.all_records(repo)]
+    return [(r.name, graph.stale_reasons(repo, r)) for r in records.all_records(repo)]
 
 
 def _not_pushed(repo: Repo, tracked: Sequence[Tracked], remote_name: str) -> dict[str, int]:

@@ -47,9 +47,7 @@ def _conditions(repo: Repo, hit: Production) -> dict[str, Any]:
     return doc if isinstance(doc, dict) else {}
 
 
-def trace(cwd: Path, target: str, *, as_json: bool) -> int:
-    repo = Repo.discover(cwd)
-    repo.require_initialised()
+def trace(repo: Repo, cwd: Path, target: str, *, as_json: bool) -> int:
     index = TraceIndex(repo)
     try:
         content_id, how = resolve_content_id(repo, cwd, target)
@@ -58,7 +56,6 @@ def trace(cwd: Path, target: str, *, as_json: bool) -> int:
         details = [(hit, _conditions(repo, hit)) for hit in hits]
     finally:
         index.close()
-        repo.close()
     if as_json:
         ui.result(
             json.dumps(

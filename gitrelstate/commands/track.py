@@ -15,22 +15,17 @@ from gitrelstate.workspace import gitignore, pointers, tracking
 from gitrelstate.workspace.walk import check_name
 
 
-def track(cwd: Path, paths: Sequence[str]) -> int:
-    repo = Repo.discover(cwd)
-    repo.require_initialised()
+def track(repo: Repo, cwd: Path, paths: Sequence[str]) -> int:
     if not paths:
         raise RelstateError(
             "nothing to track", hint="name a file or folder: git relstate track data/"
         )
-    try:
-        with repo.locked(), fsutil.storage_errors():
-            repo.cache.clean_tmp()
-            existing = {t.data_rel: t for t in pointers.load_all(repo)}
-            targets = [_validate(repo, cwd / p, p, existing) for p in paths]
-            for rel in dict.fromkeys(targets):
-                _track_one(repo, rel, existing.get(rel))
-    finally:
-        repo.close()
+    with repo.locked(), fsutil.storage_errors():
+        repo.cache.clean_tmp()
+        existing = {t.data_rel: t for t in pointers.load_all(repo)}
+        targets = [_validate(repo, cwd / p, p, existing) for p in paths]
+        for rel in dict.fromkeys(targets):
+            _track_one(repo, rel, existing.get(rel))
     return 0
 
 

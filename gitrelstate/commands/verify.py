@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import BinaryIO
 
 from gitrelstate import hashing, ui
@@ -18,23 +17,18 @@ def _hash_stream(f: BinaryIO) -> str:
     return hashing.hash_stream(f)[0]
 
 
-def verify(cwd: Path, *, remote_name: str | None, all_refs: bool, jobs: int | None) -> int:
-    repo = Repo.discover(cwd)
-    repo.require_initialised()
-    try:
-        with repo.locked(shared=True):
-            revs = ["--all"] if all_refs else ["HEAD"]
-            recorded = history.recorded_pointers(repo, revs, work_tree=True)
-            recorded += history.release_pointers(repo, revs, work_tree=True)
-            release_problems, release_count = _verify_releases(repo, all_refs)
-            if remote_name is None:
-                problems, count = _verify_local(repo, recorded)
-                where = "the cache"
-            else:
-                problems, count = _verify_remote(repo, recorded, remote_name, jobs)
-                where = f"remote '{remote_name}'"
-    finally:
-        repo.close()
+def verify(repo: Repo, *, remote_name: str | None, all_refs: bool, jobs: int | None) -> int:
+    with repo.locked(shared=True):
+        revs = ["--all"] if all_refs else ["HEAD"]
+        recorded = history.recorded_pointers(repo, revs, work_tree=True)
+        recorded += history.release_pointers(repo, revs, work_tree=True)
+        release_problems, release_count = _verify_releases(repo, all_refs)
+        if remote_name is None:
+            problems, count = _verify_local(repo, recorded)
+            where = "the cache"
+        else:
+            problems, count = _verify_remote(repo, recorded, remote_name, jobs)
+            where = f"remote '{remote_name}'"
     if release_problems:
         problems = release_problems + problems
     if problems:
@@ -53,7 +47,7 @@ def verify(cwd: Path, *, remote_name: str | None, all_refs: bool, jobs: int | No
 def _verify_releases(repo: Repo, all_refs: bool) -> tuple[list[str], int]:
     """Each release file's content still matches its ``state_id`` (releases are immutable)."""
     from gitrelstate import git
-    from gitrelstate.releases import releases
+    from gitrelstate.releases import registry
     from gitrelstate.state.release import RELEASES_DIR
 
     texts: dict[str, str] = {}
@@ -69,7 +63,7 @@ def _verify_releases(repo: Repo, all_refs: bool) -> tuple[list[str], int]:
     problems = [
         problem
         for source, text in texts.items()
-        if (problem := releases.state_id_problem(text, source)) is not None
+        if (problem := registry.state_id_problem(text, source)) is not None
     ]
     return problems, len(texts)
 

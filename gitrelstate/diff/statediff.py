@@ -13,7 +13,7 @@ from typing import Any
 from gitrelstate import git, hashing
 from gitrelstate.diff.states import State
 from gitrelstate.errors import RelstateError
-from gitrelstate.runs import runner
+from gitrelstate.runs import codestate, graph
 from gitrelstate.state.manifest import Entry, Manifest, changed_entries
 from gitrelstate.state.record import Artifact, RunRecord
 
@@ -311,7 +311,7 @@ def _graph(state: State) -> list[dict[str, Any]]:
     records = list(state.runs.values())
     edges = []
     for record in records:
-        for upstream in runner.upstream_of(records, record):
+        for upstream in graph.upstream_of(records, record):
             edges.append({"from": upstream.name, "to": record.name})
     return sorted(edges, key=lambda e: (e["from"], e["to"]))
 
@@ -383,7 +383,7 @@ def _code_summary(code: Mapping[str, Any]) -> dict[str, Any]:
 def _changed_files(root: Any, revs: Iterable[str]) -> list[dict[str, str]]:
     out = git.run(
         root,
-        ["diff", "--name-status", "-z", "-M", *revs, "--", ".", *runner.NOT_CODE],
+        ["diff", "--name-status", "-z", "-M", *revs, "--", ".", *codestate.NOT_CODE],
         check=False,
     )
     fields = out.split("\0")

@@ -12,9 +12,9 @@ from typing import Any
 
 from gitrelstate import git, ui, values
 from gitrelstate.errors import RelstateError
-from gitrelstate.releases import releases
-from gitrelstate.repo import Repo
-from gitrelstate.runs import recorded, runner
+from gitrelstate.releases import registry
+from gitrelstate.repo import RUNS_DIR, Repo
+from gitrelstate.runs import codestate, executor, records
 from gitrelstate.state import yamlio
 from gitrelstate.state.manifest import Manifest
 from gitrelstate.state.pointer import SUFFIX, DataPointer
@@ -65,7 +65,7 @@ class State:
         if self.run is not None:
             return dict(self.run.code)
         if self.kind == "worktree":
-            return runner.code_state(self.repo)
+            return codestate.code_state(self.repo)
         return {"commit": self.commit, "dirty": False}
 
     @cached_property
@@ -75,9 +75,9 @@ class State:
         elif self.run is not None:
             found = [self.run]
         elif self.kind == "worktree":
-            found = runner.all_records(self.repo)
+            found = records.all_records(self.repo)
         else:
-            found = recorded.records_at(self.repo, self.commit or "HEAD")
+            found = records.records_at(self.repo, self.commit or "HEAD")
         return {r.name: r for r in sorted(found, key=lambda r: r.name)}
 
     @cached_property
@@ -182,7 +182,7 @@ class State:
 
         newest = max(self.runs.values(), key=lambda r: r.finished, default=None)
         python = (
-            runner.interpreter_for(newest.command, self.repo.abspath(newest.wdir))
+            executor.interpreter_for(newest.command, self.repo.abspath(newest.wdir))
             if newest is not None
             else None
         )
@@ -249,9 +249,9 @@ def resolve(repo: Repo, ref: str | None) -> State:
         if kind == "run":
             return _run_state(repo, rest)
         return _commit_state(repo, rest)
-    if releases.exists(repo, ref):
+    if registry.exists(repo, ref):
         return _release_state(repo, ref)
-    if (repo.root / runner.RUNS_DIR / f"{ref}.yaml").exists():
+    if (repo.root / RUNS_DIR / f"{ref}.yaml").exists():
         return _run_state(repo, ref)
     commit = _rev_parse(repo, ref)
     if commit is not None:
@@ -263,12 +263,12 @@ def resolve(repo: Repo, ref: str | None) -> State:
 
 
 def _release_state(repo: Repo, name: str) -> State:
-    release = releases.load(repo, name)
+    release = registry.load(repo, name)
     return State(repo, "release", name, release.code.get("commit"), release=release)
 
 
 def _run_state(repo: Repo, name: str) -> State:
-    record = runner.load_record(repo, name)
+    record = records.load_record(repo, name)
     return State(repo, "run", name, record.code.get("commit"), run=record)
 
 

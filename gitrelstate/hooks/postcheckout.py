@@ -11,14 +11,13 @@ from __future__ import annotations
 import re
 import shlex
 import sys
-from pathlib import Path
 
 from gitrelstate import git, ui
-from gitrelstate.commands.checkout import Plan, checkout, plan_for
 from gitrelstate.errors import RelstateError
 from gitrelstate.repo import Repo
 from gitrelstate.state.pointer import SUFFIX
 from gitrelstate.workspace import pointers
+from gitrelstate.workspace.checkout import Plan, checkout_tracked, plan_for, summary
 from gitrelstate.workspace.compare import compare
 from gitrelstate.workspace.pointers import Tracked
 
@@ -56,16 +55,17 @@ def after_checkout(repo: Repo, previous: str, new: str) -> None:
         return
     plans = _plans(repo, tracked)
     if any(p.missing for p in plans) and repo.config.default_remote is not None:
-        from gitrelstate.commands.sync import fetch
+        from gitrelstate.sync.transfers import fetch
 
         wanted = [str(p.cmp.tracked.data_abs(repo)) for p in plans if p.missing]
         try:
-            fetch(repo.root, wanted, None, None)
+            fetched = fetch(repo, repo.root, wanted, None, None)
+            ui.echo(f"fetched {fetched.count} object(s) from {fetched.remote}")
         except RelstateError as exc:
             ui.warn(f"could not fetch the data of the new pointers: {exc.message}")
         repo.cache.forget_packs()  # the fetch may have added packs since we looked
         plans = _plans(repo, tracked)
-    safe: list[str] = []
+    safe: list[Tracked] = []
     for plan in plans:
         data_rel = plan.cmp.tracked.data_rel
         if plan.conflicts:
@@ -82,6 +82,8 @@ def after_checkout(repo: Repo, previous: str, new: str) -> None:
             ui.warn(f"{data_rel}: not checked out: its data is not in the cache")
             _hint("get it with 'git relstate pull'")
         elif not plan.empty:
-            safe.append(str(plan.cmp.tracked.data_abs(repo)))
+            safe.append(plan.cmp.tracked)
     if safe:
-        checkout(Path(repo.root), safe, force=False)
+        with repo.locked():
+            written, removed = checkout_tracked(repo, safe, force=False)
+        ui.echo(summary(written, removed, len(safe)))

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from gitrelstate.environment.envdiff import EntryChanges, EnvDiff, compare_environments
-from gitrelstate.runs import runner
+from gitrelstate.runs import executor
 from gitrelstate.state.record import RunRecord
 
 
@@ -79,7 +79,7 @@ class LiveEnvironment:
         from gitrelstate.environment import capture_environment
         from gitrelstate.environment.variables import capture_variables
 
-        python = runner.interpreter_for(record.command, self.worktree / record.wdir)
+        python = executor.interpreter_for(record.command, self.worktree / record.wdir)
         if python not in self._by_python:
             self._by_python[python] = capture_environment(
                 python=python, repo_root=self.worktree, secret_key=self.secret_key

@@ -17,7 +17,8 @@ from gitrelstate import git
 from gitrelstate.diff import states
 from gitrelstate.errors import RelstateError
 from gitrelstate.repo import Repo
-from gitrelstate.runs import recorded, runner
+from gitrelstate.runs import codestate, graph
+from gitrelstate.runs.records import all_records, records_at
 from gitrelstate.state.record import RunRecord
 from gitrelstate.state.release import ModelRef
 
@@ -51,10 +52,10 @@ def resolve_target(repo: Repo, ref: str, only: str | None) -> Target:
         extra["state_id"] = state.release.state_id
         warnings.extend(_model_warnings(state.release.model, records))
     elif state.kind == "run" and state.run is not None:
-        records = _with_upstream(runner.all_records(repo), state.run)
+        records = _with_upstream(all_records(repo), state.run)
         commit = _run_commit(repo, state.run, warnings)
     elif state.kind == "commit":
-        records = recorded.records_at(repo, state.commit or "HEAD")
+        records = records_at(repo, state.commit or "HEAD")
         commit = state.commit
     else:
         raise RelstateError(
@@ -100,7 +101,7 @@ def _with_upstream(every: Sequence[RunRecord], record: RunRecord) -> list[RunRec
         current = todo.pop()
         if current.name not in chosen:
             chosen[current.name] = current
-            todo.extend(runner.upstream_of(every, current))
+            todo.extend(graph.upstream_of(every, current))
     return list(chosen.values())
 
 
@@ -114,7 +115,7 @@ def _run_commit(repo: Repo, record: RunRecord, warnings: list[str]) -> str | Non
         and record.code.get("dirty")
         and head
         and head != commit
-        and runner.code_diff_digest(repo, commit, head) == record.code.get("diff")
+        and codestate.code_diff_digest(repo, commit, head) == record.code.get("diff")
     )
     if committed_later and head:
         warnings.append(
@@ -132,7 +133,7 @@ def _code_warnings(repo: Repo, stages: Sequence[RunRecord], commit: str) -> list
         ran_at = record.code.get("commit")
         if not isinstance(ran_at, str):
             continue
-        if runner.code_diff_digest(repo, ran_at, commit) == record.code.get("diff"):
+        if codestate.code_diff_digest(repo, ran_at, commit) == record.code.get("diff"):
             continue  # the commit holds exactly the code that ran
         if record.code.get("dirty"):
             found.append(
@@ -153,7 +154,7 @@ def order_stages(records: Sequence[RunRecord]) -> list[RunRecord]:
     remaining = sorted(records, key=lambda r: (r.finished, r.name))
     ordered: list[RunRecord] = []
     while remaining:
-        ready = next((r for r in remaining if not runner.upstream_of(remaining, r)), None)
+        ready = next((r for r in remaining if not graph.upstream_of(remaining, r)), None)
         if ready is None:
             raise RelstateError(
                 "these stages depend on each other in a cycle: "

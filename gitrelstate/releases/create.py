@@ -1,4 +1,4 @@
-"""Making, reading and checking release states (``.relstate/releases/NAME.yaml``)."""
+"""Making a release state: binding runs, model, data, code and environment, with checks."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import Any
 
 from gitrelstate import faults, fsutil, git, ui
-from gitrelstate.errors import RelstateError, StateFileError
+from gitrelstate.errors import RelstateError
+from gitrelstate.releases.registry import exists, parse, tag_name
 from gitrelstate.repo import Repo
-from gitrelstate.runs import runner
+from gitrelstate.runs import codestate, graph, records
 from gitrelstate.state import yamlio
 from gitrelstate.state.record import Artifact, RunRecord
 from gitrelstate.state.release import (
-    RELEASES_DIR,
     ModelRef,
     Release,
     check_release_name,
@@ -25,76 +25,8 @@ from gitrelstate.state.release import (
 )
 from gitrelstate.workspace import pointers
 
-TAG_PREFIX = "relstate/"
 # An external model reference: a URI with a scheme (models:/name/1, s3://..., runs:/...).
 _REFERENCE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:/")
-
-
-def tag_name(name: str) -> str:
-    return f"{TAG_PREFIX}{name}"
-
-
-def parse(text: str, source: str) -> Release:
-    return Release.from_dict(yamlio.loads(text, source), source)
-
-
-def load(repo: Repo, name: str) -> Release:
-    check_release_name(name)
-    rel = release_path(name)
-    path = repo.abspath(rel)
-    if not path.exists():
-        raise RelstateError(
-            f"no release named '{name}'",
-            hint="see 'git relstate list'; make one with 'git relstate release NAME'",
-        )
-    return Release.from_dict(yamlio.read(path, rel), rel)
-
-
-def exists(repo: Repo, name: str) -> bool:
-    return repo.abspath(release_path(name)).exists()
-
-
-def all_releases(repo: Repo) -> list[Release]:
-    folder = repo.abspath(RELEASES_DIR)
-    if not folder.is_dir():
-        return []
-    return [
-        load(repo, p.stem) for p in sorted(folder.glob("*.yaml")) if not fsutil.is_tmp_name(p.name)
-    ]
-
-
-def releases_at(repo: Repo, rev: str) -> list[Release]:
-    """The release files committed in ``rev``'s tree."""
-    listing = git.run(repo.root, ["ls-tree", "-z", rev, f"{RELEASES_DIR}/"], check=False)
-    blobs: dict[str, str] = {}
-    for entry in listing.split("\0"):
-        meta, _, path = entry.partition("\t")
-        fields = meta.split()
-        if len(fields) == 3 and fields[1] == "blob" and path.endswith(".yaml"):
-            blobs[fields[2]] = path
-    found = []
-    for sha, raw in git.read_blobs(repo.root, list(blobs)).items():
-        found.append(parse(raw.decode("utf-8"), f"{rev}:{blobs[sha]}"))
-    return found
-
-
-def state_id_problem(text: str, source: str) -> str | None:
-    """Why a release file's ``state_id`` does not match its content (None when it does)."""
-    try:
-        doc = yamlio.loads(text, source)
-        release = Release.from_dict(doc, source)
-    except StateFileError as exc:
-        return exc.message
-    actual = compute_state_id(doc)
-    if actual != release.state_id:
-        return (
-            f"{source}: content does not match its state_id (recorded "
-            f"{release.state_id[:19]}…, content gives {actual[:19]}…): the file was edited"
-        )
-    return None
-
-
-# -- making a release ---------------------------------------------------------
 
 
 @dataclass
@@ -138,7 +70,7 @@ def create(repo: Repo, here: Path, request: ReleaseRequest) -> Release:
             f"cannot release '{name}': uncommitted code:\n" + ui.bullets(dirty),
             hint="commit your changes first, or record them as dirty with --allow-dirty",
         )
-    code = runner.code_state(repo)
+    code = codestate.code_state(repo)
     if code.get("commit") is None:
         raise RelstateError(
             "the repository has no commit yet", hint="commit your code, then release"
@@ -206,18 +138,18 @@ def _leftover_tag(repo: Repo, name: str) -> bool:
 
 def _bound_runs(repo: Repo, names: Sequence[str]) -> list[RunRecord]:
     """The named runs and every stage upstream of them; all runs when none is named."""
-    every = runner.all_records(repo)
+    every = records.all_records(repo)
     if not names:
         return sorted(every, key=lambda r: r.name)
     by_name = {r.name: r for r in every}
     chosen: dict[str, RunRecord] = {}
-    todo = [runner.load_record(repo, n) for n in names]
+    todo = [records.load_record(repo, n) for n in names]
     while todo:
         record = todo.pop()
         if record.name in chosen:
             continue
         chosen[record.name] = by_name.get(record.name, record)
-        todo.extend(runner.upstream_of(every, record))
+        todo.extend(graph.upstream_of(every, record))
     return sorted(chosen.values(), key=lambda r: r.name)
 
 
@@ -256,7 +188,7 @@ def _problems(
 
     problems = []
     for record in records:
-        for reason in runner.stale_reasons(repo, record):
+        for reason in graph.stale_reasons(repo, record):
             problems.append(f"run '{record.name}' is stale: {reason}")
     for t in tracked:
         state = compare(repo, t)
@@ -279,7 +211,9 @@ def _uncommitted_code(repo: Repo) -> list[tuple[str, str]]:
     """(status, path) of tracked code files that differ from HEAD."""
     if not git.has_commits(repo.root):
         return []
-    out = git.run(repo.root, ["diff", "HEAD", "--name-status", "-z", "--", ".", *runner.NOT_CODE])
+    out = git.run(
+        repo.root, ["diff", "HEAD", "--name-status", "-z", "--", ".", *codestate.NOT_CODE]
+    )
     fields = out.split("\0")
     found = []
     i = 0
@@ -300,14 +234,14 @@ def _run_code_problem(repo: Repo, record: RunRecord) -> str | None:
     commit = record.code.get("commit")
     if not isinstance(commit, str) or not commit:
         return f"run '{record.name}' was recorded before the first commit"
-    since = runner.code_diff_digest(repo, commit, "HEAD")
+    since = codestate.code_diff_digest(repo, commit, "HEAD")
     if since == record.code.get("diff"):
         return None
     if record.code.get("dirty"):
         return f"run '{record.name}' ran on uncommitted code that differs from HEAD"
     changed = git.run(
         repo.root,
-        ["diff", "--name-only", "-z", commit, "HEAD", "--", ".", *runner.NOT_CODE],
+        ["diff", "--name-only", "-z", commit, "HEAD", "--", ".", *codestate.NOT_CODE],
         check=False,
     )
     files = [p for p in changed.split("\0") if p]

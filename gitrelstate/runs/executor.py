@@ -11,111 +11,21 @@ from __future__ import annotations
 import os
 import socket
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from gitrelstate import faults, fsutil, git, hashing, ui, values
+from gitrelstate import faults, fsutil, git, ui, values
 from gitrelstate.errors import RelstateError
-from gitrelstate.repo import RUNS_DIR, STATE_DIR, Repo
+from gitrelstate.repo import Repo
+from gitrelstate.runs.codestate import code_state
+from gitrelstate.runs.records import record_path
+from gitrelstate.runs.spec import StageSpec
 from gitrelstate.state import yamlio
-from gitrelstate.state.pointer import SUFFIX
-from gitrelstate.state.record import Artifact, RunRecord, check_run_name
+from gitrelstate.state.record import Artifact, RunRecord
 from gitrelstate.workspace import gitignore, pointers, tracking
-
-__all__ = ["RUNS_DIR", "Execution", "StageSpec", "make_spec"]
-
-
-@dataclass(frozen=True)
-class StageSpec:
-    """What to run and what it touches; paths are repo-relative."""
-
-    name: str
-    command: tuple[str, ...]
-    wdir: str = "."
-    deps: tuple[str, ...] = ()
-    outs: tuple[str, ...] = ()
-    metrics: tuple[str, ...] = ()
-    params: tuple[tuple[str, tuple[str, ...]], ...] = ()
-    variables: tuple[str, ...] = ()
-
-
-def make_spec(
-    repo: Repo,
-    here: Path,
-    name: str,
-    command: Sequence[str],
-    *,
-    deps: Sequence[str] = (),
-    outs: Sequence[str] = (),
-    metrics: Sequence[str] = (),
-    params: Sequence[str] = (),
-    variables: Sequence[str] = (),
-    wdir: str | None = None,
-) -> StageSpec:
-    """A stage from user-given paths (relative to ``here``) and ``FILE[:KEY,...]`` params."""
-
-    def rel(p: str) -> str:
-        return repo.relpath(here / p)
-
-    param_specs = []
-    for spec in params:
-        file, keys = values.parse_param_spec(spec)
-        param_specs.append((rel(file), tuple(keys)))
-    return StageSpec(
-        name=check_run_name(name),
-        command=tuple(command),
-        wdir=(rel(wdir) if wdir else repo.relpath(here)) or ".",
-        deps=tuple(rel(d) for d in deps),
-        outs=tuple(rel(o) for o in outs),
-        metrics=tuple(rel(m) for m in metrics),
-        params=tuple(param_specs),
-        variables=tuple(variables),
-    )
-
-
-def record_path(repo: Repo, name: str) -> Path:
-    return repo.root / RUNS_DIR / f"{name}.yaml"
-
-
-def load_record(repo: Repo, name: str) -> RunRecord:
-    check_run_name(name)
-    path = record_path(repo, name)
-    if not path.exists():
-        raise RelstateError(
-            f"no run named '{name}'", hint="record one with: git relstate run -n NAME -- CMD..."
-        )
-    return RunRecord.from_dict(
-        yamlio.read(path, f"{RUNS_DIR}/{name}.yaml"), f"{RUNS_DIR}/{name}.yaml"
-    )
-
-
-def all_records(repo: Repo) -> list[RunRecord]:
-    folder = repo.root / RUNS_DIR
-    if not folder.is_dir():
-        return []
-    return [
-        load_record(repo, p.stem)
-        for p in sorted(folder.glob("*.yaml"))
-        if not fsutil.is_tmp_name(p.name)
-    ]
-
-
-def spec_from_record(record: RunRecord) -> StageSpec:
-    metrics = tuple(record.metrics)
-    return StageSpec(
-        name=record.name,
-        command=record.command,
-        wdir=record.wdir,
-        deps=tuple(d.path for d in record.deps if d.path not in record.params),
-        outs=tuple(o.path for o in record.outs if o.path not in metrics),
-        metrics=metrics,
-        params=tuple((f, tuple(keys)) for f, keys in record.extra.get("param_keys", {}).items())
-        or tuple((f, ()) for f in record.params),
-        variables=tuple(record.extra.get("env_vars", [])),
-    )
 
 
 def _now() -> str:
@@ -127,33 +37,6 @@ def interpreter_for(command: Sequence[str], cwd: Path) -> str | None:
     from gitrelstate.environment import find_python
 
     return find_python(command, cwd)
-
-
-# State files (records, pointers, the .gitignore entries track writes) are not
-# code: they are what gitrelstate itself writes around a run.
-NOT_CODE = (
-    f":(exclude){STATE_DIR}",
-    f":(exclude,glob)**/*{SUFFIX}",
-    ":(exclude,glob)**/.gitignore",
-)
-
-
-def code_diff_digest(repo: Repo, *revs: str) -> str | None:
-    """Digest of ``git diff REVS`` over code files (None when there is no difference)."""
-    diff = git.run_bytes(repo.root, ["diff", *revs, "--binary", "--", ".", *NOT_CODE])
-    return hashing.content_id(hashing.hash_bytes(diff)) if diff else None
-
-
-def code_state(repo: Repo) -> dict[str, Any]:
-    """Commit, branch, and — when tracked code differs from it — a digest of the diff."""
-    commit = git.head_commit(repo.root)
-    branch = git.run(repo.root, ["branch", "--show-current"], check=False).strip() or None
-    state: dict[str, Any] = {"commit": commit, "branch": branch}
-    digest = code_diff_digest(repo, "HEAD") if commit else None
-    state["dirty"] = digest is not None
-    if digest:
-        state["diff"] = digest
-    return state
 
 
 @dataclass
@@ -324,29 +207,3 @@ def _bind_output(repo: Repo, rel: str, announce: str = "") -> Artifact:
         ui.echo(f"{announce} {rel} -> {pointer_rel}")
     gitignore.ensure_ignored(path.parent, path.name)
     return _artifact(rel, snap)
-
-
-def stale_reasons(repo: Repo, record: RunRecord) -> list[str]:
-    """Why ``record`` no longer describes the work tree (empty when it does)."""
-    reasons = []
-    for kind, items in (("dependency", record.deps), ("output", record.outs)):
-        for item in items:
-            path = repo.abspath(item.path)
-            if not path.exists():
-                reasons.append(f"{kind} {item.path} is missing")
-                continue
-            if tracking.snapshot(repo, path, store=False).hash != item.hash:
-                reasons.append(f"{kind} {item.path} changed")
-    return reasons
-
-
-def upstream_of(records: Sequence[RunRecord], record: RunRecord) -> list[RunRecord]:
-    """The stages whose outputs ``record`` depends on."""
-    wanted = {d.path for d in record.deps}
-    return [r for r in records if r.name != record.name and wanted & {o.path for o in r.outs}]
-
-
-def environment_patterns(config_doc: Mapping[str, Any]) -> list[str]:
-    env = config_doc.get("environment") or {}
-    patterns = env.get("variables") if isinstance(env, Mapping) else None
-    return [str(p) for p in patterns] if isinstance(patterns, list) else []

@@ -1,15 +1,42 @@
-"""Finding a recorded execution state by name or git revision."""
+"""Run records: where they live, loading one by name, all of them, and at a git revision."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
-from gitrelstate import git
+from gitrelstate import fsutil, git
 from gitrelstate.errors import RelstateError
-from gitrelstate.repo import Repo
-from gitrelstate.runs import runner
+from gitrelstate.repo import RUNS_DIR, Repo
 from gitrelstate.state import yamlio
-from gitrelstate.state.record import RunRecord
+from gitrelstate.state.record import RunRecord, check_run_name
+
+
+def record_path(repo: Repo, name: str) -> Path:
+    return repo.root / RUNS_DIR / f"{name}.yaml"
+
+
+def load_record(repo: Repo, name: str) -> RunRecord:
+    check_run_name(name)
+    path = record_path(repo, name)
+    if not path.exists():
+        raise RelstateError(
+            f"no run named '{name}'", hint="record one with: git relstate run -n NAME -- CMD..."
+        )
+    return RunRecord.from_dict(
+        yamlio.read(path, f"{RUNS_DIR}/{name}.yaml"), f"{RUNS_DIR}/{name}.yaml"
+    )
+
+
+def all_records(repo: Repo) -> list[RunRecord]:
+    folder = repo.root / RUNS_DIR
+    if not folder.is_dir():
+        return []
+    return [
+        load_record(repo, p.stem)
+        for p in sorted(folder.glob("*.yaml"))
+        if not fsutil.is_tmp_name(p.name)
+    ]
 
 
 @dataclass(frozen=True)
@@ -24,7 +51,7 @@ def _latest(records: list[RunRecord]) -> RunRecord | None:
 
 def records_at(repo: Repo, rev: str) -> list[RunRecord]:
     """The run records committed in ``rev``'s tree."""
-    listing = git.run(repo.root, ["ls-tree", "-z", rev, f"{runner.RUNS_DIR}/"], check=False)
+    listing = git.run(repo.root, ["ls-tree", "-z", rev, f"{RUNS_DIR}/"], check=False)
     blobs = {}
     for entry in listing.split("\0"):
         meta, _, path = entry.partition("\t")
@@ -42,15 +69,15 @@ def find_run(repo: Repo, ref: str | None) -> Found:
     """A run by name, the latest run recorded at a git revision, or (no ref) the
     latest run in the work tree."""
     if ref is None:
-        latest = _latest(runner.all_records(repo))
+        latest = _latest(all_records(repo))
         if latest is None:
             raise RelstateError(
                 "no run is recorded in this work tree",
                 hint="record one with: git relstate run -n NAME -- CMD...",
             )
         return Found(f"run '{latest.name}'", latest)
-    if (repo.root / runner.RUNS_DIR / f"{ref}.yaml").exists():
-        return Found(f"run '{ref}'", runner.load_record(repo, ref))
+    if (repo.root / RUNS_DIR / f"{ref}.yaml").exists():
+        return Found(f"run '{ref}'", load_record(repo, ref))
     commit = git.run(repo.root, ["rev-parse", "--verify", "-q", f"{ref}^{{commit}}"], check=False)
     if commit.strip():
         latest = _latest(records_at(repo, commit.strip()))

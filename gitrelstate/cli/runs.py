@@ -1,0 +1,84 @@
+"""Run commands: run, trace, env."""
+
+from __future__ import annotations
+
+import click
+
+from gitrelstate.cli.app import cli, cwd, in_repo
+
+
+@cli.command("run")
+@click.option("-n", "--name", help="Name of the stage (its record: .relstate/runs/NAME.yaml).")
+@click.option("-d", "--dep", "deps", multiple=True, metavar="PATH", help="Dependency (repeatable).")
+@click.option("-o", "--out", "outs", multiple=True, metavar="PATH", help="Output (repeatable).")
+@click.option("-m", "--metrics", multiple=True, metavar="FILE", help="Metrics file (an output).")
+@click.option("-p", "--params", multiple=True, metavar="FILE[:KEY,...]", help="Params by value.")
+@click.option("-e", "--env", "variables", multiple=True, metavar="VAR", help="Also capture VAR.")
+@click.option("--wdir", metavar="DIR", help="Working folder of the command.")
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def run_command(
+    name: str | None,
+    deps: tuple[str, ...],
+    outs: tuple[str, ...],
+    metrics: tuple[str, ...],
+    params: tuple[str, ...],
+    variables: tuple[str, ...],
+    wdir: str | None,
+    args: tuple[str, ...],
+) -> int:
+    """Run CMD (after --) and record what ran; 'run NAME' re-runs a recorded stage."""
+    from gitrelstate.commands import run as runmod
+
+    if name is None:
+        if len(args) != 1 or deps or outs or metrics or params or variables or wdir:
+            raise click.UsageError("give -n NAME and the command after '--', or just a stage name")
+        return in_repo(lambda repo: runmod.rerun(repo, args[0]))
+    return in_repo(
+        lambda repo: runmod.run_stage(
+            repo,
+            cwd(),
+            name,
+            args,
+            deps=deps,
+            outs=outs,
+            metrics=metrics,
+            params=params,
+            variables=variables,
+            wdir=wdir,
+        )
+    )
+
+
+@cli.group()
+def env() -> None:
+    """The environment a run was recorded in, and the live one against it."""
+
+
+@env.command("show")
+@click.argument("ref", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def env_show(ref: str | None, as_json: bool) -> int:
+    """Print the environment recorded by a run (name) or at a git revision."""
+    from gitrelstate.commands.env import env_show as run
+
+    return in_repo(lambda repo: run(repo, ref, as_json=as_json))
+
+
+@env.command("check")
+@click.argument("ref", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def env_check(ref: str | None, as_json: bool) -> int:
+    """Compare the live environment with a recorded one (exit 0 same, 1 differs, 2 trouble)."""
+    from gitrelstate.commands.env import env_check as run
+
+    return in_repo(lambda repo: run(repo, ref, as_json=as_json), comparing=True)
+
+
+@cli.command()
+@click.argument("target", metavar="PATH|HASH")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def trace(target: str, as_json: bool) -> int:
+    """Which run or release produced this output (searches all of history)."""
+    from gitrelstate.commands.trace import trace as run
+
+    return in_repo(lambda repo: run(repo, cwd(), target, as_json=as_json))
