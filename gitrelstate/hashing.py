@@ -12,12 +12,21 @@ SMALL_FILE = 1024 * 1024
 THREADED_FROM = 4 * 1024 * 1024
 
 
-def _hasher(size_hint: int = 0) -> Any:
+def hasher(size_hint: int = 0) -> Any:
+    """A blake3 hasher, multi-threaded for inputs of ``THREADED_FROM`` bytes and more."""
     from blake3 import blake3
 
     if size_hint >= THREADED_FROM:
         return blake3(max_threads=blake3.AUTO)
     return blake3()
+
+
+def keyed_hex(key: bytes, data: bytes) -> str:
+    """A keyed digest (blake3's keyed mode, 32-byte key): equal inputs under another key
+    give unrelated digests."""
+    from blake3 import blake3
+
+    return str(blake3(data, key=key).hexdigest())
 
 
 def content_id(hex_digest: str) -> str:
@@ -30,14 +39,14 @@ def hex_of(content_id_: str) -> str:
 
 
 def hash_bytes(data: bytes | memoryview) -> str:
-    h = _hasher(len(data))
+    h = hasher(len(data))
     h.update(data)
     return str(h.hexdigest())
 
 
 def hash_stream(f: BinaryIO, size_hint: int = 0) -> tuple[str, int]:
     """Hash an open binary stream in constant memory; return (hex, bytes read)."""
-    h = _hasher(size_hint)
+    h = hasher(size_hint)
     buf = bytearray(CHUNK if size_hint >= CHUNK else max(64 * 1024, min(size_hint, CHUNK)))
     view = memoryview(buf)
     total = 0
@@ -67,7 +76,7 @@ def hash_file(path: str | os.PathLike[str], size_hint: int | None = None) -> tup
 
 def copy_and_hash(src: BinaryIO, dst: BinaryIO, size_hint: int = 0) -> tuple[str, int]:
     """Copy ``src`` to ``dst`` in constant memory, hashing exactly the bytes written."""
-    h = _hasher(size_hint)
+    h = hasher(size_hint)
     buf = bytearray(CHUNK if size_hint >= CHUNK else max(64 * 1024, min(size_hint, CHUNK)))
     view = memoryview(buf)
     total = 0

@@ -120,7 +120,7 @@ def _repack(store: ObjectStore, pack: PackIndex, kept: list[bytes]) -> None:
 def _gc_remote(
     repo: Repo, remote_name: str, needed: history.ObjectSet, dry_run: bool
 ) -> tuple[int, int | None]:
-    from gitrelstate.remotes import remotepacks
+    from gitrelstate.remotes import packtransfer
     from gitrelstate.remotes.remote import resolve as resolve_remote
     from gitrelstate.state.manifest import Manifest
 
@@ -148,7 +148,7 @@ def _gc_remote(
             except Exception as exc:
                 raise remote.error("delete from", exc) from None
     # Packs: emptied ones go, partly kept ones are rewritten with only what is kept.
-    packed, orphans = remotepacks.gc_packs(repo.cache, remote, keep, dry_run)
+    packed, orphans = packtransfer.gc_packs(repo.cache, remote, keep, dry_run)
     if orphans:
         verb = "would remove" if dry_run else "removed"
         ui.echo(f"{verb} {orphans} incomplete pack file(s) (no index) from {remote.shown}")

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import BinaryIO
 
-from gitrelstate import hashing, ui
+from gitrelstate import hashing, parallel, ui
 from gitrelstate.errors import RelstateError
 from gitrelstate.repo import Repo
 from gitrelstate.workspace import history
@@ -86,8 +85,7 @@ def _check_all(hexes: list[str], check: Callable[[str], str | None], jobs: int) 
                 problems.append(problem)
             advance(1)
 
-        with ThreadPoolExecutor(max_workers=jobs) as pool:
-            list(pool.map(one, hexes))
+        parallel.run_all(hexes, one, jobs)
     return sorted(problems)
 
 
@@ -124,7 +122,7 @@ def _verify_local(repo: Repo, recorded: list[history.Recorded]) -> tuple[list[st
 def _verify_remote(
     repo: Repo, recorded: list[history.Recorded], remote_name: str, jobs: int | None
 ) -> tuple[list[str], int]:
-    from gitrelstate.remotes import remotepacks, transfer
+    from gitrelstate.remotes import packindex, packtransfer, transfer
     from gitrelstate.remotes.remote import resolve as resolve_remote
 
     remote = resolve_remote(repo, remote_name)
@@ -143,7 +141,7 @@ def _verify_remote(
     names = _names(repo, recorded)
     wanted = sorted(needed.all)
     try:
-        present, packs = remotepacks.existing(remote, set(wanted))
+        present, packs = packindex.existing(remote, set(wanted))
     except RelstateError:
         raise
     except Exception as exc:
@@ -173,7 +171,7 @@ def _verify_remote(
 
     packed = packs.holding(present)  # checked pack by pack, below
     problems += _check_all(sorted(present - packed), check, jobs or transfer.default_jobs(remote))
-    problems += remotepacks.verify_packed(
+    problems += packtransfer.verify_packed(
         repo.cache,
         remote,
         packs,

@@ -14,6 +14,7 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
+from gitrelstate import hashing
 from gitrelstate.errors import RelstateError
 
 # Known to change what a program computes, or which code and devices it runs on.
@@ -118,10 +119,8 @@ def redact(name: str, value: str, key: bytes | None) -> dict[str, str]:
         # Without the repository's key no digest is safe to write; a change then goes unseen.
         return {"redacted": "unkeyed"}
     check_key(key)
-    from blake3 import blake3
-
-    digest = blake3(name.encode() + b"\0" + value.encode(errors="surrogateescape"), key=key)
-    return {"redacted": f"blake3-keyed:{digest.hexdigest()}"}
+    digest = hashing.keyed_hex(key, name.encode() + b"\0" + value.encode(errors="surrogateescape"))
+    return {"redacted": f"blake3-keyed:{digest}"}
 
 
 def check_key(key: bytes) -> bytes:

@@ -12,25 +12,21 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from gitrelstate import faults, fsutil, hashing, ui
-from gitrelstate.errors import IntegrityError, RelstateError, RemoteError
-from gitrelstate.remotes import remotepacks
-from gitrelstate.remotes.backends.base import IN_MEMORY, Download, Failures, Fetched, Upload
+from gitrelstate.errors import IntegrityError, RelstateError
+from gitrelstate.remotes import packindex, packtransfer, retry
+from gitrelstate.remotes.backends.base import IN_MEMORY, Download, Fetched, Upload
 from gitrelstate.remotes.remote import Remote, is_local
 from gitrelstate.repo import Repo
 from gitrelstate.state.manifest import Manifest
 from gitrelstate.store.objects import ObjectStore
 from gitrelstate.workspace import pointers
 from gitrelstate.workspace.pointers import Tracked
-
-RETRIES = 3
-FIRST_BACKOFF = 0.5
 
 
 @dataclass
@@ -63,57 +59,6 @@ def referenced(repo: Repo, tracked: Iterable[Tracked]) -> Referenced:
 
 def default_jobs(remote: Remote) -> int:
     return 4 if is_local(remote.url) else 64
-
-
-def _transient(exc: BaseException) -> bool:
-    return not isinstance(
-        exc, (FileNotFoundError, PermissionError, RelstateError)
-    ) and not fsutil.storage_error(exc)
-
-
-def _with_retries(
-    remote: Remote, action: str, hexes: Sequence[str], run: Callable[[Sequence[str]], Failures]
-) -> None:
-    """Run a batch; retry what failed transiently, with backoff; then report."""
-    todo = list(hexes)
-    delay = FIRST_BACKOFF
-    failures: Failures = []
-    for attempt in range(RETRIES):
-        failures = run(todo)
-        retry = [h for h, exc in failures if _transient(exc)]
-        if not retry or attempt == RETRIES - 1 or len(retry) < len(failures):
-            break
-        ui.debug(f"retrying {len(retry)} object(s) in {delay:.1f}s")
-        time.sleep(delay)
-        delay *= 4
-        todo = retry
-    _raise_failures(remote, action, failures)
-
-
-def _raise_failures(remote: Remote, action: str, failures: Failures) -> None:
-    if not failures:
-        return
-    for hex_, exc in failures:
-        if isinstance(exc, RelstateError):
-            raise exc
-        local_trouble = fsutil.storage_error(exc)  # our disk is full, not the remote down
-        if local_trouble is not None:
-            raise local_trouble
-        if isinstance(exc, FileNotFoundError):
-            raise RemoteError(
-                f"object {hex_[:16]}… is missing on remote {remote.shown}",
-                hint="push it from a clone that has it",
-            )
-    lines = [
-        f"{h[:16]}…: {remote.redact(str(e).splitlines()[0]) if str(e) else type(e).__name__}"
-        for h, e in failures
-    ]
-    raise RemoteError(
-        f"{len(failures)} object(s) failed to {action} remote {remote.shown}:\n"
-        + ui.bullets(lines, 10),
-        hint="check that the remote is reachable and run the command again; "
-        "objects already transferred are not sent twice",
-    )
 
 
 def _corrupt_in_cache(hex_: str) -> IntegrityError:
@@ -161,7 +106,7 @@ def existing(remote: Remote, wanted: set[str]) -> set[str]:
     """Which of ``wanted`` the remote holds, loose or in its packs (one bulk check);
     errors name the remote."""
     try:
-        return remotepacks.existing(remote, wanted)[0]
+        return packindex.existing(remote, wanted)[0]
     except RelstateError:
         raise
     except Exception as exc:
@@ -192,10 +137,10 @@ def push(repo: Repo, remote: Remote, tracked: Sequence[Tracked], jobs: int) -> t
     files = sorted(set(refs.files) - present)
     listings = sorted(refs.manifests - present)
     # Many small files travel in a few pack files (one request each, not one per object).
-    packed = remotepacks.packable(remote, [h for h in files if h not in refs.manifests], sizes)
+    packed = packtransfer.packable(remote, [h for h in files if h not in refs.manifests], sizes)
     if packed:
         read = functools.partial(_verified_read, repo.cache)
-        remotepacks.push_packs(repo.cache, remote, packed, sizes, read, jobs)
+        packtransfer.push_packs(repo.cache, remote, packed, sizes, read, jobs)
         files = sorted(set(files) - set(packed))
     for batch, label in ((files, "push"), (listings, "push listings")):
         if not batch:
@@ -203,14 +148,16 @@ def push(repo: Repo, remote: Remote, tracked: Sequence[Tracked], jobs: int) -> t
         faults.checkpoint(f"transfer.{label.replace(' ', '_')}")
         total = sum(sizes[h] for h in batch)
         with ui.transfer_progress(len(batch), total, label) as advance:
-            _with_retries(
+            retry.raise_failures(
                 remote,
                 "upload to",
-                batch,
-                lambda todo: remote.backend.upload(
-                    _upload_items(repo.cache, todo, sizes, verified_copy=is_local(remote.url)),
-                    jobs,
-                    advance,
+                retry.retrying_batch(
+                    batch,
+                    lambda todo: remote.backend.upload(
+                        _upload_items(repo.cache, todo, sizes, verified_copy=is_local(remote.url)),
+                        jobs,
+                        advance,
+                    ),
                 ),
             )
     return len(files) + len(packed) + len(listings), len(present)
@@ -276,12 +223,18 @@ def _fetch(repo: Repo, remote: Remote, tracked: Sequence[Tracked], jobs: int) ->
     if wanted:
         receive = _verified_receiver(repo.cache, remote, keep=listings)
         with ui.transfer_progress(len(wanted), 0, "fetch listings") as advance:
-            _with_retries(
+            retry.raise_failures(
                 remote,
                 "download from",
-                wanted,
-                lambda todo: remote.backend.download(
-                    [Download(h, None) for h in todo], jobs, repo.cache.tmp_path, receive, advance
+                retry.retrying_batch(
+                    wanted,
+                    lambda todo: remote.backend.download(
+                        [Download(h, None) for h in todo],
+                        jobs,
+                        repo.cache.tmp_path,
+                        receive,
+                        advance,
+                    ),
                 ),
             )
     files: dict[str, int] = {
@@ -296,22 +249,24 @@ def _fetch(repo: Repo, remote: Remote, tracked: Sequence[Tracked], jobs: int) ->
         files.update((e.hex, e.size) for e in manifest.entries.values())
     missing = sorted(h for h in files if not repo.cache.exists(h))
     # Objects in the remote's packs come with their packs; the rest one by one.
-    loose = remotepacks.fetch_packed(repo.cache, remote, missing, jobs) if missing else []
+    loose = packtransfer.fetch_packed(repo.cache, remote, missing, jobs) if missing else []
     if loose:
         receive = _verified_receiver(repo.cache, remote)
         total = sum(files[h] for h in loose)
         # Small downloads go into one pack, published when the block ends.
         with repo.cache.packing(), ui.transfer_progress(len(loose), total, "fetch") as advance:
-            _with_retries(
+            retry.raise_failures(
                 remote,
                 "download from",
-                loose,
-                lambda todo: remote.backend.download(
-                    [Download(h, files[h]) for h in todo],
-                    jobs,
-                    repo.cache.tmp_path,
-                    receive,
-                    advance,
+                retry.retrying_batch(
+                    loose,
+                    lambda todo: remote.backend.download(
+                        [Download(h, files[h]) for h in todo],
+                        jobs,
+                        repo.cache.tmp_path,
+                        receive,
+                        advance,
+                    ),
                 ),
             )
     for hex_, raw in listings.items():

@@ -10,11 +10,10 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from gitrelstate import hashing
+from gitrelstate import hashing, parallel
 from gitrelstate.errors import RelstateError, UnsafePathError
 from gitrelstate.remotes import transfer
 from gitrelstate.remotes.remote import Remote
@@ -22,7 +21,6 @@ from gitrelstate.repo import Repo
 from gitrelstate.state.manifest import Manifest
 from gitrelstate.state.pointer import SUFFIX, DataPointer
 from gitrelstate.state.record import Artifact
-from gitrelstate.store import ingest
 from gitrelstate.store.materialize import materialize
 from gitrelstate.workspace import pointers
 from gitrelstate.workspace.compare import SELF, expected_entries
@@ -167,13 +165,7 @@ def write_artifact(
         # Verified on the way out: checking the inputs next need not read it again.
         worktree.statcache.put(st, entry.hex)
 
-    keys = sorted(entries)
-    if len(keys) > 64:
-        with ThreadPoolExecutor(max_workers=ingest.default_jobs()) as pool:
-            list(pool.map(write, keys))
-    else:
-        for key in keys:
-            write(key)
+    parallel.run_all(sorted(entries), write, parallel.default_jobs(), serial_below=65)
 
 
 def safe_folder(folder: Path, root_real: str, shown: str) -> None:

@@ -10,20 +10,15 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from gitrelstate import hashing
+from gitrelstate import hashing, parallel
 from gitrelstate.errors import RelstateError
 from gitrelstate.store.objects import ObjectStore
 from gitrelstate.store.statcache import StatCache
 
 FileItem = tuple[str | Path, os.stat_result]
 BATCH = 64
-
-
-def default_jobs() -> int:
-    return min(8, (os.cpu_count() or 1) * 2)
 
 
 def _changed(path: str | Path, before: os.stat_result) -> RelstateError:
@@ -105,13 +100,6 @@ def hash_files(
             progress(len(batch))
 
     batches = [todo[k : k + BATCH] for k in range(0, len(todo), BATCH)]
-    workers = jobs or default_jobs()
-    if len(batches) <= 1 or workers <= 1:
-        for batch in batches:
-            work(batch)
-    else:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            for future in [pool.submit(work, b) for b in batches]:
-                future.result()
+    parallel.run_all(batches, work, jobs or parallel.default_jobs())
     assert all(r is not None for r in results)
     return results  # type: ignore[return-value]

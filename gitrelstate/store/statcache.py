@@ -12,7 +12,7 @@ import sqlite3
 import time
 from pathlib import Path
 
-from gitrelstate import faults
+from gitrelstate import faults, hashing
 
 # A file modified within the same timestamp tick as our stat would look unchanged
 # afterwards ("racy git"); entries that fresh are not trusted and not stored.
@@ -168,8 +168,6 @@ def tree_digest(files: dict[str, os.stat_result]) -> str | None:
     """
     from array import array
 
-    from blake3 import blake3
-
     if not files:
         return None
     fields = array(
@@ -183,6 +181,7 @@ def tree_digest(files: dict[str, os.stat_result]) -> str | None:
     newest = time.time_ns() - RACY_WINDOW_NS
     if max(fields[3::6]) > newest or max(fields[4::6]) > newest:
         return None
-    h = blake3("\0".join(files).encode("utf-8", "surrogateescape"))
+    h = hashing.hasher()
+    h.update("\0".join(files).encode("utf-8", "surrogateescape"))
     h.update(fields.tobytes())
     return str(h.hexdigest())

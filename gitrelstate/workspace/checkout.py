@@ -7,15 +7,13 @@ import contextlib
 import os
 import shutil
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gitrelstate import ui
+from gitrelstate import parallel, ui
 from gitrelstate.errors import CheckoutConflict, IntegrityError, RelstateError, UnsafePathError
 from gitrelstate.fsutil import is_stale_tmp, remove_stale_tmps
 from gitrelstate.repo import Repo
-from gitrelstate.store import ingest
 from gitrelstate.store.materialize import materialize
 from gitrelstate.workspace.compare import SELF, Comparison, compare
 from gitrelstate.workspace.pointers import Tracked
@@ -170,20 +168,12 @@ def apply_plan(repo: Repo, plan: Plan) -> tuple[int, int]:
         )
         repo.statcache.put(st, entry.hex)
 
+    failures = parallel.run_each(plan.writes, write, parallel.default_jobs(), serial_below=65)
     errors: list[RelstateError] = []
-    if len(plan.writes) > 64:
-        with ThreadPoolExecutor(max_workers=ingest.default_jobs()) as pool:
-            for future in [pool.submit(write, k) for k in plan.writes]:
-                try:
-                    future.result()
-                except (IntegrityError, UnsafePathError) as exc:
-                    errors.append(exc)
-    else:
-        for key in plan.writes:
-            try:
-                write(key)
-            except (IntegrityError, UnsafePathError) as exc:
-                errors.append(exc)
+    for _, exc in failures:
+        if not isinstance(exc, (IntegrityError, UnsafePathError)):
+            raise exc
+        errors.append(exc)
     if errors:
         if len(errors) == 1:
             raise errors[0]

@@ -17,6 +17,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
+from gitrelstate import hashing
 from gitrelstate.hashing import ALGO
 from gitrelstate.remotes.backends.base import (
     IN_MEMORY,
@@ -153,7 +154,6 @@ class ObstoreBackend:
         advance: Advance,
     ) -> Failures:
         import obstore
-        from blake3 import blake3
 
         large = asyncio.Semaphore(LARGE_IN_FLIGHT)
 
@@ -167,7 +167,7 @@ class ObstoreBackend:
                 async with large:
                     result = await obstore.get_async(self.store, self._key(item.hex))
                     tmp = tmp_path()
-                    hasher = blake3(max_threads=blake3.AUTO)
+                    hasher = hashing.hasher(hashing.THREADED_FROM)
                     try:
                         with open(tmp, "wb") as f:
 
