@@ -14,7 +14,9 @@ import pytest
 from conftest import Runner, git, make_repo
 from markdown_it import MarkdownIt
 
-from gitrelstate.diff import diffrender
+from gitrelstate.diff.document import StateDiff
+from gitrelstate.diff.render_markdown import MARKER, render_markdown
+from gitrelstate.diff.render_text import render_text
 
 PIPELINE = """\
 import csv, glob, json, os
@@ -206,7 +208,7 @@ def test_terminal_view(two_releases: Path, run: Runner) -> None:
 
 def test_markdown_renders_as_github_would(two_releases: Path, run: Runner) -> None:
     md = run(two_releases, "diff", "v1", "v2", "--md").out
-    assert md.startswith(diffrender.MARKER)
+    assert md.startswith(MARKER)
     html = MarkdownIt("commonmark", {"html": True}).enable("table").render(md)
     assert html.count("<table>") == 7  # the summary + one per changed layer (all six)
     assert "<details>" in html and "<summary><b>environment</b>" in html
@@ -303,12 +305,12 @@ def test_markdown_stays_under_the_comment_limit() -> None:
             }
         },
     }
-    md = diffrender.render_markdown(doc)
+    md = render_markdown(StateDiff.from_dict(doc))
     assert len(md) < 65_536
     assert "more not shown" in md
     html = MarkdownIt("commonmark", {"html": True}).enable("table").render(md)
     assert html.count("<table>") == 2
-    text = diffrender.render_text(doc, colour=False)
+    text = render_text(StateDiff.from_dict(doc), colour=False)
     assert len(text.splitlines()) < 40 and "and 99980 more" in text
 
 
@@ -327,7 +329,7 @@ def test_markdown_escapes_hostile_names() -> None:
             }
         },
     }
-    md = diffrender.render_markdown(doc)
+    md = render_markdown(StateDiff.from_dict(doc))
     html = MarkdownIt("commonmark", {"html": True}).enable("table").render(md)
     assert "<script>" not in html
     assert "<td><code>we|ird &lt;script&gt;.py</code></td>" in html

@@ -6,7 +6,9 @@ import json
 from collections.abc import Sequence
 
 from gitrelstate import hashing, ui
-from gitrelstate.diff import statediff, states
+from gitrelstate.diff import states
+from gitrelstate.diff.document import LAYERS
+from gitrelstate.diff.layers import diff_states
 from gitrelstate.errors import ComparisonTrouble, RelstateError
 from gitrelstate.repo import Repo
 
@@ -79,18 +81,18 @@ def diff(
         ref_b = refs[1] if len(refs) > 1 else None
         a = states.resolve(repo, ref_a)
         b = states.resolve(repo, ref_b)
-        chosen = tuple(layers) or statediff.LAYERS
-        doc = statediff.diff_states(a, b, chosen, Listings(repo))
+        chosen = tuple(layers) or LAYERS
+        result = diff_states(a, b, chosen, Listings(repo))
     except RelstateError as exc:
         raise ComparisonTrouble(exc.message, exc.hint) from None
     if as_json:
-        ui.result(json.dumps(doc, indent=2, ensure_ascii=False, default=str))
+        ui.result(json.dumps(result.to_dict(), indent=2, ensure_ascii=False, default=str))
     elif markdown:
-        from gitrelstate.diff.diffrender import render_markdown
+        from gitrelstate.diff.render_markdown import render_markdown
 
-        ui.result(render_markdown(doc).rstrip("\n"))
+        ui.result(render_markdown(result).rstrip("\n"))
     else:
-        from gitrelstate.diff.diffrender import render_text
+        from gitrelstate.diff.render_text import render_text
 
-        ui.result(render_text(doc, stat=stat))
-    return 1 if exit_code and doc["changed"] else 0
+        ui.result(render_text(result, stat=stat))
+    return 1 if exit_code and result.changed else 0

@@ -315,14 +315,14 @@ def _folder_changes(
 
 def _metrics_changes(path: Path, rel: str, record: RunRecord) -> list[dict[str, Any]]:
     from gitrelstate import values
-    from gitrelstate.diff.statediff import metrics_layer
+    from gitrelstate.diff.layers import metrics_layer
 
     try:
         new = values.flatten(values.load_structured(path, rel)) if path.exists() else {}
     except RelstateError:
         new = {}
-    changes: list[dict[str, Any]] = metrics_layer({rel: record.metrics[rel]}, {rel: new})["metrics"]
-    return changes
+    layer = metrics_layer({rel: record.metrics[rel]}, {rel: new})
+    return [m.to_dict(with_delta=True) for m in layer.metrics]
 
 
 def _remote(repo: Repo, name: str | None) -> Remote:

@@ -1,39 +1,53 @@
-"""Comparing two states layer by layer; the result is the plain ``diff --json`` document.
-
-Renderers (``diffrender``) only format this document, so the terminal view, the
-JSON and the Markdown comment can never disagree about what changed.
-"""
+"""Comparing two states layer by layer, into a :class:`~gitrelstate.diff.document.StateDiff`."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from gitrelstate import git, hashing
+from gitrelstate.diff.document import (
+    LAYERS,
+    CodeFile,
+    CodeLayer,
+    CodeSide,
+    DataFile,
+    DataLayer,
+    DataPath,
+    EnvironmentLayer,
+    Layer,
+    MetricsLayer,
+    ModelLayer,
+    ModifiedFile,
+    PipelineLayer,
+    RenamedFile,
+    Side,
+    StageChange,
+    StageFieldChange,
+    StateDiff,
+    ValueChange,
+)
 from gitrelstate.diff.states import State
 from gitrelstate.errors import RelstateError
 from gitrelstate.runs import codestate, graph
 from gitrelstate.state.manifest import Entry, Manifest, changed_entries
 from gitrelstate.state.record import Artifact, RunRecord
 
-# Most important first: what a reviewer looks at before anything else.
-LAYERS = ("model", "metrics", "data", "pipeline", "environment", "code")
-FORMAT = 1
-
 ListingSource = Callable[[str], "bytes | None"]
 
 
 def diff_states(
     a: State, b: State, layers: Sequence[str] = LAYERS, listings: ListingSource | None = None
-) -> dict[str, Any]:
-    """The ``diff --json`` document for ``a`` → ``b`` over ``layers``."""
+) -> StateDiff:
+    """``a`` → ``b`` over ``layers``."""
     unknown = sorted(set(layers) - set(LAYERS))
     if unknown:
         raise RelstateError(
             f"unknown layer(s): {', '.join(unknown)}", hint=f"choose from {', '.join(LAYERS)}"
         )
-    compute: dict[str, Callable[[], dict[str, Any]]] = {
+    compute: dict[str, Callable[[], Layer]] = {
         "model": lambda: model_layer(a, b),
         "metrics": lambda: metrics_layer(a.metrics, b.metrics),
         "data": lambda: data_layer(a, b, listings or (lambda _h: None)),
@@ -41,30 +55,22 @@ def diff_states(
         "environment": lambda: environment_layer(a, b),
         "code": lambda: code_layer(a, b),
     }
-    result: dict[str, Any] = {
-        "format": FORMAT,
-        "a": {"label": a.label, **a.describe()},
-        "b": {"label": b.label, **b.describe()},
-        "changed": False,
-        "layers": {},
-    }
-    for layer in LAYERS:
-        if layer in layers:
-            result["layers"][layer] = compute[layer]()
-    result["changed"] = any(layer["changed"] for layer in result["layers"].values())
-    return result
+    return StateDiff(
+        _describe(a), _describe(b), {name: compute[name]() for name in LAYERS if name in layers}
+    )
+
+
+def _describe(state: State) -> Side:
+    return Side.from_dict({"label": state.label, **state.describe()})
 
 
 # -- model ---------------------------------------------------------------------
 
 
-def model_layer(a: State, b: State) -> dict[str, Any]:
-    old = a.model.to_dict() if a.model else None
-    new = b.model.to_dict() if b.model else None
-    out: dict[str, Any] = {"changed": old != new, "old": old, "new": new}
-    if old and new and old.get("size") is not None and new.get("size") is not None:
-        out["size_delta"] = new["size"] - old["size"]
-    return out
+def model_layer(a: State, b: State) -> ModelLayer:
+    return ModelLayer(
+        a.model.to_dict() if a.model else None, b.model.to_dict() if b.model else None
+    )
 
 
 # -- metrics -------------------------------------------------------------------
@@ -72,7 +78,7 @@ def model_layer(a: State, b: State) -> dict[str, Any]:
 
 def metrics_layer(
     old: Mapping[str, Mapping[str, Any]], new: Mapping[str, Mapping[str, Any]]
-) -> dict[str, Any]:
+) -> MetricsLayer:
     changes = []
     for file in sorted(set(old) | set(new)):
         a, b = old.get(file, {}), new.get(file, {})
@@ -80,17 +86,8 @@ def metrics_layer(
             x, y = a.get(key), b.get(key)
             if key in a and key in b and x == y:
                 continue
-            changes.append(
-                {
-                    "file": file,
-                    "key": key,
-                    "status": _status(key in a, key in b),
-                    "old": x,
-                    "new": y,
-                    "delta": _delta(x, y),
-                }
-            )
-    return {"changed": bool(changes), "metrics": changes}
+            changes.append(ValueChange(file, key, _status(key in a, key in b), x, y, _delta(x, y)))
+    return MetricsLayer(tuple(changes))
 
 
 def _delta(old: Any, new: Any) -> float | int | None:
@@ -116,12 +113,12 @@ def _status(in_old: bool, in_new: bool) -> str:
 # -- data ----------------------------------------------------------------------
 
 
-def data_layer(a: State, b: State, listings: ListingSource) -> dict[str, Any]:
+def data_layer(a: State, b: State, listings: ListingSource) -> DataLayer:
     old, new = a.data, b.data
-    paths: list[dict[str, Any]] = []
-    added: list[dict[str, Any]] = []
-    removed: list[dict[str, Any]] = []
-    modified: list[dict[str, Any]] = []
+    paths: list[DataPath] = []
+    added: list[DataFile] = []
+    removed: list[DataFile] = []
+    modified: list[ModifiedFile] = []
     incomplete: list[str] = []
 
     def listing(state: State, art: Artifact | None) -> bytes | None:
@@ -136,22 +133,18 @@ def data_layer(a: State, b: State, listings: ListingSource) -> dict[str, Any]:
         if x is not None and y is not None and x.hash == y.hash:
             continue
         status = "modified" if x is not None and y is not None else ("added" if y else "removed")
-        entry: dict[str, Any] = {
-            "path": path,
-            "status": status,
-            "old": x.to_dict() if x else None,
-            "new": y.to_dict() if y else None,
-            "details": True,
-        }
-        paths.append(entry)
         raw_x, raw_y = listing(a, x), listing(b, y)
         missing = [
             state.label
             for state, art, raw in ((a, x, raw_x), (b, y, raw_y))
             if art is not None and art.nfiles is not None and raw is None
         ]
+        paths.append(
+            DataPath(
+                path, status, x.to_dict() if x else None, y.to_dict() if y else None, not missing
+            )
+        )
         if missing:
-            entry["details"] = False
             incomplete.append(
                 f"{path}: per-file changes not shown (the folder listing of "
                 f"{' and '.join(missing)} is not in the cache and no remote could provide it)"
@@ -160,25 +153,14 @@ def data_layer(a: State, b: State, listings: ListingSource) -> dict[str, Any]:
         gone, came = _file_entries(path, x, raw_x, y, raw_y)
         _per_file(gone, came, added, removed, modified)
     renamed = _pair_renames(added, removed)
-    summary = {
-        "paths": len(paths),
-        "added": len(added),
-        "removed": len(removed),
-        "modified": len(modified),
-        "renamed": len(renamed),
-        "bytes_added": sum(f["size"] for f in added),
-        "bytes_removed": sum(f["size"] for f in removed),
-    }
-    return {
-        "changed": bool(paths),
-        "summary": summary,
-        "paths": paths,
-        "added": added,
-        "removed": removed,
-        "modified": modified,
-        "renamed": renamed,
-        "incomplete": incomplete,
-    }
+    return DataLayer(
+        tuple(paths),
+        tuple(added),
+        tuple(removed),
+        tuple(modified),
+        tuple(renamed),
+        tuple(incomplete),
+    )
 
 
 FileEntries = dict[str, tuple[str, int]]
@@ -211,46 +193,36 @@ def _named(path: str, entries: Mapping[str, Entry]) -> FileEntries:
 def _per_file(
     gone: FileEntries,
     came: FileEntries,
-    added: list[dict[str, Any]],
-    removed: list[dict[str, Any]],
-    modified: list[dict[str, Any]],
+    added: list[DataFile],
+    removed: list[DataFile],
+    modified: list[ModifiedFile],
 ) -> None:
     for name, (cid, size) in sorted(came.items()):
         before = gone.get(name)
         if before is None:
-            added.append({"path": name, "size": size, "hash": cid})
+            added.append(DataFile(name, size, cid))
         elif before[0] != cid:
-            modified.append(
-                {
-                    "path": name,
-                    "old_size": before[1],
-                    "new_size": size,
-                    "old_hash": before[0],
-                    "new_hash": cid,
-                }
-            )
+            modified.append(ModifiedFile(name, before[1], size, before[0], cid))
     for name, (cid, size) in sorted(gone.items()):
         if name not in came:
-            removed.append({"path": name, "size": size, "hash": cid})
+            removed.append(DataFile(name, size, cid))
 
 
-def _pair_renames(
-    added: list[dict[str, Any]], removed: list[dict[str, Any]]
-) -> list[dict[str, Any]]:
+def _pair_renames(added: list[DataFile], removed: list[DataFile]) -> list[RenamedFile]:
     """A file removed in one place and added with the same content elsewhere was moved."""
     by_hash: dict[str, list[int]] = {}
     for i, f in enumerate(removed):
-        by_hash.setdefault(f["hash"], []).append(i)
+        by_hash.setdefault(f.hash, []).append(i)
     renamed = []
     taken_added: set[int] = set()
     taken_removed: set[int] = set()
     for j, f in enumerate(added):
-        candidates = by_hash.get(f["hash"])
+        candidates = by_hash.get(f.hash)
         if candidates:
             i = candidates.pop(0)
             taken_added.add(j)
             taken_removed.add(i)
-            renamed.append({"from": removed[i]["path"], "to": f["path"], "size": f["size"]})
+            renamed.append(RenamedFile(removed[i].path, f.path, f.size))
     added[:] = [f for j, f in enumerate(added) if j not in taken_added]
     removed[:] = [f for i, f in enumerate(removed) if i not in taken_removed]
     return renamed
@@ -259,13 +231,13 @@ def _pair_renames(
 # -- pipeline ------------------------------------------------------------------
 
 
-def pipeline_layer(a: State, b: State) -> dict[str, Any]:
+def pipeline_layer(a: State, b: State) -> PipelineLayer:
     old, new = a.runs, b.runs
     stages_changed = []
     for name in sorted(set(old) & set(new)):
         changes = _stage_changes(old[name], new[name])
         if changes:
-            stages_changed.append({"name": name, "changes": changes})
+            stages_changed.append(StageChange(name, tuple(changes)))
     params = []
     pa, pb = a.params, b.params
     for file in sorted(set(pa) | set(pb)):
@@ -274,91 +246,87 @@ def pipeline_layer(a: State, b: State) -> dict[str, Any]:
             if key in x and key in y and x[key] == y[key]:
                 continue
             params.append(
-                {
-                    "file": file,
-                    "key": key,
-                    "status": _status(key in x, key in y),
-                    "old": x.get(key),
-                    "new": y.get(key),
-                }
+                ValueChange(file, key, _status(key in x, key in y), x.get(key), y.get(key))
             )
-    stages = {
-        "added": sorted(set(new) - set(old)),
-        "removed": sorted(set(old) - set(new)),
-        "changed": stages_changed,
-    }
-    changed = bool(stages["added"] or stages["removed"] or stages_changed or params)
-    return {"changed": changed, "stages": stages, "params": params, "graph": _graph(b)}
+    return PipelineLayer(
+        tuple(sorted(set(new) - set(old))),
+        tuple(sorted(set(old) - set(new))),
+        tuple(stages_changed),
+        tuple(params),
+        _graph(b),
+    )
 
 
-def _stage_changes(old: RunRecord, new: RunRecord) -> list[dict[str, Any]]:
-    changes: list[dict[str, Any]] = []
+def _stage_changes(old: RunRecord, new: RunRecord) -> list[StageFieldChange]:
+    changes: list[StageFieldChange] = []
     if old.command != new.command:
-        changes.append({"field": "command", "old": list(old.command), "new": list(new.command)})
+        changes.append(StageFieldChange("command", list(old.command), list(new.command)))
     if old.wdir != new.wdir:
-        changes.append({"field": "wdir", "old": old.wdir, "new": new.wdir})
+        changes.append(StageFieldChange("wdir", old.wdir, new.wdir))
     for field_name, x, y in (("deps", old.deps, new.deps), ("outs", old.outs, new.outs)):
         px, py = {d.path for d in x}, {d.path for d in y}
         if px != py:
             changes.append(
-                {"field": field_name, "added": sorted(py - px), "removed": sorted(px - py)}
+                StageFieldChange(
+                    field_name,
+                    added=tuple(sorted(py - px)),
+                    removed=tuple(sorted(px - py)),
+                    is_set=True,
+                )
             )
     return changes
 
 
-def _graph(state: State) -> list[dict[str, Any]]:
+def _graph(state: State) -> tuple[tuple[str, str], ...]:
     """Stage edges of ``state``: which stage feeds which (through an output path)."""
     records = list(state.runs.values())
-    edges = []
-    for record in records:
-        for upstream in graph.upstream_of(records, record):
-            edges.append({"from": upstream.name, "to": record.name})
-    return sorted(edges, key=lambda e: (e["from"], e["to"]))
+    edges = {
+        (upstream.name, record.name)
+        for record in records
+        for upstream in graph.upstream_of(records, record)
+    }
+    return tuple(sorted(edges))
 
 
 # -- environment ---------------------------------------------------------------
 
 
-def environment_layer(a: State, b: State) -> dict[str, Any]:
+def environment_layer(a: State, b: State) -> EnvironmentLayer:
     from gitrelstate.environment.envdiff import compare_environments
 
     env_a, where_a = a.environment
     env_b, where_b = b.environment
-    sources = {"old": where_a, "new": where_b}
     if env_a is None or env_b is None:
         missing = [w for env, w in ((env_a, where_a), (env_b, where_b)) if env is None]
-        return {"changed": False, "sources": sources, "unavailable": missing}
-    diff = compare_environments(env_a, env_b)
-    return {"changed": bool(diff), "sources": sources, **diff.to_dict(), "lines": diff.lines()}
+        return EnvironmentLayer(where_a, where_b, None, tuple(missing))
+    return EnvironmentLayer(where_a, where_b, compare_environments(env_a, env_b))
 
 
 # -- code ----------------------------------------------------------------------
 
 
-def code_layer(a: State, b: State) -> dict[str, Any]:
+def code_layer(a: State, b: State) -> CodeLayer:
     repo = a.repo
     old_code, new_code = a.code, b.code
     ca, cb = old_code.get("commit"), new_code.get("commit")
-    out: dict[str, Any] = {
-        "old": _code_summary(old_code),
-        "new": _code_summary(new_code),
-        "commits": [],
-        "files": [],
-    }
+    old, new = CodeSide.from_dict(old_code), CodeSide.from_dict(new_code)
     if not isinstance(ca, str) or not isinstance(cb, str):
-        out["changed"] = ca != cb
-        return out
+        return CodeLayer(old, new, changed=ca != cb)
+    commits: list[tuple[str, str]] = []
+    ahead = behind = None
     if ca != cb:
         log = git.run(
             repo.root, ["log", "--format=%H%x00%s", "-n", "200", f"{ca}..{cb}"], check=False
         )
         for line in log.splitlines():
             sha, _, subject = line.partition("\0")
-            out["commits"].append({"commit": sha, "subject": subject})
-        behind = git.run(repo.root, ["rev-list", "--count", f"{cb}..{ca}"], check=False).strip()
-        ahead = git.run(repo.root, ["rev-list", "--count", f"{ca}..{cb}"], check=False).strip()
-        out["ahead"] = int(ahead or 0)
-        out["behind"] = int(behind or 0)
+            commits.append((sha, subject))
+        behind = int(
+            git.run(repo.root, ["rev-list", "--count", f"{cb}..{ca}"], check=False).strip() or 0
+        )
+        ahead = int(
+            git.run(repo.root, ["rev-list", "--count", f"{ca}..{cb}"], check=False).strip() or 0
+        )
     # The work tree on either side means its uncommitted edits count too.
     if b.kind == "worktree":
         revs = [ca]
@@ -366,21 +334,15 @@ def code_layer(a: State, b: State) -> dict[str, Any]:
         revs = ["-R", cb]
     else:
         revs = [ca, cb]
+    files: list[CodeFile] = []
     if "worktree" in (a.kind, b.kind) or ca != cb:
-        out["files"] = _changed_files(repo.root, revs)
+        files = _changed_files(repo.root, revs)
     dirty_differs = old_code.get("diff") != new_code.get("diff")
-    out["changed"] = bool(out["files"] or out["commits"] or dirty_differs)
-    return out
+    changed = bool(files or commits or dirty_differs)
+    return CodeLayer(old, new, tuple(commits), tuple(files), ahead, behind, changed)
 
 
-def _code_summary(code: Mapping[str, Any]) -> dict[str, Any]:
-    out = {"commit": code.get("commit"), "dirty": bool(code.get("dirty"))}
-    if code.get("diff"):
-        out["diff"] = code["diff"]
-    return out
-
-
-def _changed_files(root: Any, revs: Iterable[str]) -> list[dict[str, str]]:
+def _changed_files(root: Path, revs: Iterable[str]) -> list[CodeFile]:
     out = git.run(
         root,
         ["diff", "--name-status", "-z", "-M", *revs, "--", ".", *codestate.NOT_CODE],
@@ -389,13 +351,13 @@ def _changed_files(root: Any, revs: Iterable[str]) -> list[dict[str, str]]:
     fields = out.split("\0")
     files = []
     i = 0
+    word = {"A": "added", "D": "deleted", "M": "modified", "T": "type changed"}
     while i + 1 < len(fields):
         status = fields[i]
         if status[:1] in ("R", "C"):
-            files.append({"path": fields[i + 2], "status": "renamed", "from": fields[i + 1]})
+            files.append(CodeFile(fields[i + 2], "renamed", fields[i + 1]))
             i += 3
             continue
-        word = {"A": "added", "D": "deleted", "M": "modified", "T": "type changed"}
-        files.append({"path": fields[i + 1], "status": word.get(status[:1], status)})
+        files.append(CodeFile(fields[i + 1], word.get(status[:1], status)))
         i += 2
     return files

@@ -1,0 +1,60 @@
+"""The terminal view of a :class:`StateDiff`: a line per layer, then up to
+``TERMINAL_ROWS`` detail rows each (``--json`` lists everything)."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from gitrelstate.diff.document import DataLayer, StateDiff
+from gitrelstate.diff.rows import plural, rows, summary
+
+TERMINAL_ROWS = 20
+
+_COLOURS = {
+    "added": "32",
+    "removed": "31",
+    "deleted": "31",
+    "modified": "33",
+    "changed": "33",
+    "renamed": "36",
+}
+_MARKS = {"added": "+", "removed": "-", "deleted": "-", "modified": "M", "changed": "~"}
+
+
+def _use_colour() -> bool:
+    return sys.stdout.isatty() and "NO_COLOR" not in os.environ
+
+
+def render_text(diff: StateDiff, *, stat: bool = False, colour: bool | None = None) -> str:
+    colour = _use_colour() if colour is None else colour
+
+    def paint(text: str, code: str) -> str:
+        return f"\033[{code}m{text}\033[0m" if colour else text
+
+    changed_layers = [name for name, layer in diff.layers.items() if layer.changed]
+    head = f"{diff.a.label} → {diff.b.label}: "
+    head += (
+        f"{plural(len(changed_layers), 'layer')} changed ({', '.join(changed_layers)})"
+        if changed_layers
+        else "no changes"
+    )
+    lines = [paint(head, "1")]
+    for name, layer in diff.layers.items():
+        text = summary(layer)
+        label = f"{name:<12}"
+        lines.append(f"{paint(label, '1')}{paint(text, '33') if layer.changed else text}")
+        if stat or not layer.changed:
+            continue
+        found = rows(layer)
+        for status, what, detail in found[:TERMINAL_ROWS]:
+            mark = _MARKS.get(status, status[:1].upper())
+            line = f"  {mark} {what}" + (f"  {detail}" if detail else "")
+            lines.append(paint(line, _COLOURS.get(status, "0")))
+        if len(found) > TERMINAL_ROWS:
+            lines.append(f"  ... and {len(found) - TERMINAL_ROWS} more (--json lists them all)")
+    data = diff.layers.get("data")
+    if isinstance(data, DataLayer):
+        for note in data.incomplete:
+            lines.append(paint(f"note: {note}", "2"))
+    return "\n".join(lines)
