@@ -12,26 +12,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from gitrelstate.diff.datalayer import DataLayer
+from gitrelstate.diff.jsondoc import JSONDoc, JSONValue, as_list, as_map
 from gitrelstate.environment.envdiff import EntryChanges, EnvDiff, FieldChange
 
 FORMAT = 1
 # Most important first: what a reviewer looks at before anything else.
 LAYERS = ("model", "metrics", "data", "pipeline", "environment", "code")
-
-# A value read from a params, metrics or state file.
-JSONValue = None | bool | int | float | str | list["JSONValue"] | dict[str, "JSONValue"]
-JSONDoc = dict[str, JSONValue]
-
-
-def _list(doc: Mapping[str, Any], key: str) -> list[Any]:
-    value = doc.get(key)
-    return list(value) if isinstance(value, (list, tuple)) else []
-
-
-def _map(doc: Mapping[str, Any], key: str) -> Mapping[str, Any]:
-    value = doc.get(key)
-    return value if isinstance(value, Mapping) else {}
-
 
 # -- the two sides ------------------------------------------------------------------
 
@@ -160,148 +147,7 @@ class MetricsLayer:
 
     @classmethod
     def from_dict(cls, doc: Mapping[str, Any]) -> MetricsLayer:
-        return cls(tuple(ValueChange.from_dict(m) for m in _list(doc, "metrics")))
-
-
-# -- data ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DataPath:
-    """A tracked path (file or folder) whose content differs."""
-
-    path: str
-    status: str  # "added" | "removed" | "modified"
-    old: JSONDoc | None
-    new: JSONDoc | None
-    details: bool  # per-file changes known (folder listings available)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "path": self.path,
-            "status": self.status,
-            "old": self.old,
-            "new": self.new,
-            "details": self.details,
-        }
-
-    @classmethod
-    def from_dict(cls, doc: Mapping[str, Any]) -> DataPath:
-        return cls(
-            str(doc.get("path", "")),
-            str(doc.get("status", "modified")),
-            doc.get("old"),
-            doc.get("new"),
-            bool(doc.get("details", True)),
-        )
-
-
-@dataclass(frozen=True)
-class DataFile:
-    """A file (inside a tracked folder, or a tracked file) added or removed."""
-
-    path: str
-    size: int
-    hash: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"path": self.path, "size": self.size, "hash": self.hash}
-
-    @classmethod
-    def from_dict(cls, doc: Mapping[str, Any]) -> DataFile:
-        return cls(str(doc.get("path", "")), int(doc.get("size") or 0), str(doc.get("hash", "")))
-
-
-@dataclass(frozen=True)
-class ModifiedFile:
-    path: str
-    old_size: int
-    new_size: int
-    old_hash: str
-    new_hash: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "path": self.path,
-            "old_size": self.old_size,
-            "new_size": self.new_size,
-            "old_hash": self.old_hash,
-            "new_hash": self.new_hash,
-        }
-
-    @classmethod
-    def from_dict(cls, doc: Mapping[str, Any]) -> ModifiedFile:
-        return cls(
-            str(doc.get("path", "")),
-            int(doc.get("old_size") or 0),
-            int(doc.get("new_size") or 0),
-            str(doc.get("old_hash", "")),
-            str(doc.get("new_hash", "")),
-        )
-
-
-@dataclass(frozen=True)
-class RenamedFile:
-    """A file removed in one place and added with the same content elsewhere."""
-
-    source: str
-    target: str
-    size: int
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"from": self.source, "to": self.target, "size": self.size}
-
-    @classmethod
-    def from_dict(cls, doc: Mapping[str, Any]) -> RenamedFile:
-        return cls(str(doc.get("from", "")), str(doc.get("to", "")), int(doc.get("size") or 0))
-
-
-@dataclass(frozen=True)
-class DataLayer:
-    paths: tuple[DataPath, ...] = ()
-    added: tuple[DataFile, ...] = ()
-    removed: tuple[DataFile, ...] = ()
-    modified: tuple[ModifiedFile, ...] = ()
-    renamed: tuple[RenamedFile, ...] = ()
-    incomplete: tuple[str, ...] = ()  # what could not be shown, and why
-
-    @property
-    def changed(self) -> bool:
-        return bool(self.paths)
-
-    def summary(self) -> dict[str, int]:
-        return {
-            "paths": len(self.paths),
-            "added": len(self.added),
-            "removed": len(self.removed),
-            "modified": len(self.modified),
-            "renamed": len(self.renamed),
-            "bytes_added": sum(f.size for f in self.added),
-            "bytes_removed": sum(f.size for f in self.removed),
-        }
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "changed": self.changed,
-            "summary": self.summary(),
-            "paths": [p.to_dict() for p in self.paths],
-            "added": [f.to_dict() for f in self.added],
-            "removed": [f.to_dict() for f in self.removed],
-            "modified": [f.to_dict() for f in self.modified],
-            "renamed": [f.to_dict() for f in self.renamed],
-            "incomplete": list(self.incomplete),
-        }
-
-    @classmethod
-    def from_dict(cls, doc: Mapping[str, Any]) -> DataLayer:
-        return cls(
-            tuple(DataPath.from_dict(p) for p in _list(doc, "paths")),
-            tuple(DataFile.from_dict(f) for f in _list(doc, "added")),
-            tuple(DataFile.from_dict(f) for f in _list(doc, "removed")),
-            tuple(ModifiedFile.from_dict(f) for f in _list(doc, "modified")),
-            tuple(RenamedFile.from_dict(f) for f in _list(doc, "renamed")),
-            tuple(str(n) for n in _list(doc, "incomplete")),
-        )
+        return cls(tuple(ValueChange.from_dict(m) for m in as_list(doc, "metrics")))
 
 
 # -- pipeline -----------------------------------------------------------------------
@@ -329,8 +175,8 @@ class StageFieldChange:
             return cls(str(doc.get("field", "")), doc.get("old"), doc.get("new"))
         return cls(
             str(doc.get("field", "")),
-            added=tuple(_list(doc, "added")),
-            removed=tuple(_list(doc, "removed")),
+            added=tuple(as_list(doc, "added")),
+            removed=tuple(as_list(doc, "removed")),
             is_set=True,
         )
 
@@ -345,7 +191,7 @@ class StageChange:
 
     @classmethod
     def from_dict(cls, doc: Mapping[str, Any]) -> StageChange:
-        changes = tuple(StageFieldChange.from_dict(c) for c in _list(doc, "changes"))
+        changes = tuple(StageFieldChange.from_dict(c) for c in as_list(doc, "changes"))
         return cls(str(doc.get("name", "")), changes)
 
 
@@ -375,13 +221,13 @@ class PipelineLayer:
 
     @classmethod
     def from_dict(cls, doc: Mapping[str, Any]) -> PipelineLayer:
-        stages = _map(doc, "stages")
+        stages = as_map(doc, "stages")
         return cls(
-            tuple(str(n) for n in _list(stages, "added")),
-            tuple(str(n) for n in _list(stages, "removed")),
-            tuple(StageChange.from_dict(s) for s in _list(stages, "changed")),
-            tuple(ValueChange.from_dict(p) for p in _list(doc, "params")),
-            tuple((str(e.get("from")), str(e.get("to"))) for e in _list(doc, "graph")),
+            tuple(str(n) for n in as_list(stages, "added")),
+            tuple(str(n) for n in as_list(stages, "removed")),
+            tuple(StageChange.from_dict(s) for s in as_list(stages, "changed")),
+            tuple(ValueChange.from_dict(p) for p in as_list(doc, "params")),
+            tuple((str(e.get("from")), str(e.get("to"))) for e in as_list(doc, "graph")),
         )
 
 
@@ -417,31 +263,31 @@ class EnvironmentLayer:
 
     @classmethod
     def from_dict(cls, doc: Mapping[str, Any]) -> EnvironmentLayer:
-        sources = _map(doc, "sources")
+        sources = as_map(doc, "sources")
         old, new = str(sources.get("old", "")), str(sources.get("new", ""))
         if "unavailable" in doc:
-            return cls(old, new, None, tuple(str(u) for u in _list(doc, "unavailable")))
+            return cls(old, new, None, tuple(str(u) for u in as_list(doc, "unavailable")))
         return cls(old, new, _env_diff_from_dict(doc))
 
 
 def _env_diff_from_dict(doc: Mapping[str, Any]) -> EnvDiff:
     fields = {
         layer: tuple(
-            FieldChange(str(c.get("key")), c.get("old"), c.get("new")) for c in _list(doc, layer)
+            FieldChange(str(c.get("key")), c.get("old"), c.get("new")) for c in as_list(doc, layer)
         )
         for layer in ("interpreter", "platform", "hardware")
     }
 
     def entries(layer: str) -> EntryChanges:
-        part = _map(doc, layer)
-        changed = _map(part, "changed")
+        part = as_map(doc, layer)
+        changed = as_map(part, "changed")
         return EntryChanges(
-            added=tuple(_map(part, "added").items()),
-            removed=tuple(_map(part, "removed").items()),
+            added=tuple(as_map(part, "added").items()),
+            removed=tuple(as_map(part, "removed").items()),
             changed=tuple((k, v.get("old"), v.get("new")) for k, v in changed.items()),
         )
 
-    variables = _map(doc, "variables")
+    variables = as_map(doc, "variables")
 
     def variable(v: Mapping[str, Any], key: str) -> Any:
         return {"redacted": "yes"} if v.get("redacted") else v.get(key)
@@ -528,10 +374,10 @@ class CodeLayer:
     @classmethod
     def from_dict(cls, doc: Mapping[str, Any]) -> CodeLayer:
         return cls(
-            CodeSide.from_dict(_map(doc, "old")),
-            CodeSide.from_dict(_map(doc, "new")),
-            tuple((str(c.get("commit")), str(c.get("subject"))) for c in _list(doc, "commits")),
-            tuple(CodeFile.from_dict(f) for f in _list(doc, "files")),
+            CodeSide.from_dict(as_map(doc, "old")),
+            CodeSide.from_dict(as_map(doc, "new")),
+            tuple((str(c.get("commit")), str(c.get("subject"))) for c in as_list(doc, "commits")),
+            tuple(CodeFile.from_dict(f) for f in as_list(doc, "files")),
             doc.get("ahead"),
             doc.get("behind"),
             bool(doc.get("changed")),
@@ -581,10 +427,10 @@ class StateDiff:
 
     @classmethod
     def from_dict(cls, doc: Mapping[str, Any]) -> StateDiff:
-        layers = _map(doc, "layers")
+        layers = as_map(doc, "layers")
         return cls(
-            Side.from_dict(_map(doc, "a")),
-            Side.from_dict(_map(doc, "b")),
+            Side.from_dict(as_map(doc, "a")),
+            Side.from_dict(as_map(doc, "b")),
             {name: _FROM_DICT[name](layers[name]) for name in LAYERS if name in layers},
         )
 

@@ -8,21 +8,17 @@ from pathlib import Path
 from typing import Any
 
 from gitrelstate import git, hashing
+from gitrelstate.diff.datalayer import DataFile, DataLayer, DataPath, ModifiedFile, RenamedFile
 from gitrelstate.diff.document import (
     LAYERS,
     CodeFile,
     CodeLayer,
     CodeSide,
-    DataFile,
-    DataLayer,
-    DataPath,
     EnvironmentLayer,
     Layer,
     MetricsLayer,
     ModelLayer,
-    ModifiedFile,
     PipelineLayer,
-    RenamedFile,
     Side,
     StageChange,
     StageFieldChange,

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import html
 
-from gitrelstate.diff.document import DataLayer, EnvironmentLayer, StateDiff
+from gitrelstate.diff.datalayer import DataLayer
+from gitrelstate.diff.document import EnvironmentLayer, StateDiff
 from gitrelstate.diff.rows import rows, summary
 
 MARKER = "<!-- gitrelstate-diff -->"

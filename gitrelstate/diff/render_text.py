@@ -6,7 +6,8 @@ from __future__ import annotations
 import os
 import sys
 
-from gitrelstate.diff.document import DataLayer, StateDiff
+from gitrelstate.diff.datalayer import DataLayer
+from gitrelstate.diff.document import StateDiff
 from gitrelstate.diff.rows import plural, rows, summary
 
 TERMINAL_ROWS = 20

@@ -3,17 +3,16 @@ by the terminal and Markdown renderers."""
 
 from __future__ import annotations
 
+from gitrelstate.diff.datalayer import DataLayer
 from gitrelstate.diff.document import (
     CodeLayer,
-    DataLayer,
     EnvironmentLayer,
-    JSONDoc,
-    JSONValue,
     Layer,
     MetricsLayer,
     ModelLayer,
     PipelineLayer,
 )
+from gitrelstate.diff.jsondoc import JSONDoc, JSONValue
 from gitrelstate.ui import human_size
 
 Row = tuple[str, str, str]  # (status, what, detail)
