@@ -2,181 +2,24 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable
-from typing import BinaryIO
-
-from gitrelstate import hashing, parallel, ui
+from gitrelstate import ui
 from gitrelstate.errors import RelstateError
+from gitrelstate.maintenance import verify as engine
 from gitrelstate.repo import Repo
-from gitrelstate.workspace import history
-
-
-def _hash_stream(f: BinaryIO) -> str:
-    return hashing.hash_stream(f)[0]
 
 
 def verify(repo: Repo, *, remote_name: str | None, all_refs: bool, jobs: int | None) -> int:
-    with repo.locked(shared=True):
-        revs = ["--all"] if all_refs else ["HEAD"]
-        recorded = history.recorded_pointers(repo, revs, work_tree=True)
-        recorded += history.release_pointers(repo, revs, work_tree=True)
-        release_problems, release_count = _verify_releases(repo, all_refs)
-        if remote_name is None:
-            problems, count = _verify_local(repo, recorded)
-            where = "the cache"
-        else:
-            problems, count = _verify_remote(repo, recorded, remote_name, jobs)
-            where = f"remote '{remote_name}'"
-    if release_problems:
-        problems = release_problems + problems
-    if problems:
+    done = engine.verify(repo, remote_name=remote_name, all_refs=all_refs, jobs=jobs)
+    if done.problems:
         raise RelstateError(
-            f"{len(problems)} problem(s) in {where}:\n{ui.bullets(problems)}",
+            f"{len(done.problems)} problem(s) in {done.where}:\n{ui.bullets(done.problems)}",
             hint="restore missing objects with 'git relstate fetch' (or push them from a "
             "clone that has them); corrupt objects found have been removed",
         )
     scope = "all refs" if all_refs else "HEAD and the work tree"
-    ui.echo(f"verified {count} object(s) in {where} for {scope}: all present and intact")
-    if release_count:
-        ui.echo(f"verified {release_count} release file(s): every state_id matches its content")
-    return 0
-
-
-def _verify_releases(repo: Repo, all_refs: bool) -> tuple[list[str], int]:
-    """Each release file's content still matches its ``state_id`` (releases are immutable)."""
-    from gitrelstate import git
-    from gitrelstate.releases import registry
-    from gitrelstate.state.release import RELEASES_DIR
-
-    texts: dict[str, str] = {}
-    folder = repo.abspath(RELEASES_DIR)
-    if folder.is_dir():
-        for path in sorted(folder.glob("*.yaml")):
-            texts[f"{RELEASES_DIR}/{path.name}"] = path.read_text("utf-8", "replace")
-    if all_refs and git.has_commits(repo.root):
-        blobs = git.blobs_matching(repo.root, ["--all"], ".yaml")
-        wanted = {sha: p for sha, p in blobs.items() if p.startswith(RELEASES_DIR + "/")}
-        for sha, raw in git.read_blobs(repo.root, list(wanted)).items():
-            texts.setdefault(f"{wanted[sha]} (blob {sha[:12]})", raw.decode("utf-8", "replace"))
-    problems = [
-        problem
-        for source, text in texts.items()
-        if (problem := registry.state_id_problem(text, source)) is not None
-    ]
-    return problems, len(texts)
-
-
-def _names(repo: Repo, recorded: list[history.Recorded]) -> dict[str, str]:
-    """hex -> a human name (pointer, or pointer:file) for messages."""
-    names: dict[str, str] = {}
-    for rec in recorded:
-        names.setdefault(hashing.hex_of(rec.pointer.hash), rec.where)
-    return names
-
-
-def _check_all(hexes: list[str], check: Callable[[str], str | None], jobs: int) -> list[str]:
-    problems: list[str] = []
-    with ui.progress(len(hexes), "verify", unit="obj") as advance:
-
-        def one(hex_: str) -> None:
-            problem = check(hex_)
-            if problem:
-                problems.append(problem)
-            advance(1)
-
-        parallel.run_all(hexes, one, jobs)
-    return sorted(problems)
-
-
-def _verify_local(repo: Repo, recorded: list[history.Recorded]) -> tuple[list[str], int]:
-    needed = history.needed_objects(repo, recorded)
-    names = _names(repo, recorded)
-    problems = [
-        f"missing directory listing {hashing.hex_of(r.pointer.hash)[:16]}… ({r.where})"
-        for r in needed.unknown_listings
-    ]
-
-    def check(hex_: str) -> str | None:
-        label = f"{hex_[:16]}…" + (f" ({names[hex_]})" if hex_ in names else "")
-        if not repo.cache.exists(hex_):
-            return f"missing: {label}"
-        try:
-            if repo.cache.is_loose(hex_):
-                actual = hashing.hash_file(repo.cache.path(hex_))[0]
-            else:
-                actual = hashing.hash_bytes(repo.cache.read_bytes(hex_))
-        except (OSError, KeyError):
-            return f"unreadable: {label}"
-        if actual != hex_:
-            repo.cache.remove(hex_)
-            return f"corrupt (removed from the cache): {label}"
-        return None
-
-    unknown = {hashing.hex_of(r.pointer.hash) for r in needed.unknown_listings}
-    todo = sorted(needed.files | (needed.listings - unknown))
-    problems += _check_all(todo, check, 4)
-    return problems, len(todo)
-
-
-def _verify_remote(
-    repo: Repo, recorded: list[history.Recorded], remote_name: str, jobs: int | None
-) -> tuple[list[str], int]:
-    from gitrelstate.remotes import packindex, packtransfer, transfer
-    from gitrelstate.remotes.remote import resolve as resolve_remote
-
-    remote = resolve_remote(repo, remote_name)
-    needed = history.needed_objects(repo, recorded)
-    # Listings not in the cache are read from the remote, so their files count too.
-    for rec in needed.unknown_listings:
-        hex_ = hashing.hex_of(rec.pointer.hash)
-        with contextlib.suppress(Exception):
-            with remote.backend.open(hex_) as f:
-                raw = f.read()
-            if hashing.hash_bytes(raw) == hex_:
-                from gitrelstate.state.manifest import Manifest
-
-                manifest = Manifest.from_bytes(raw, rec.where)
-                needed.files.update(e.hex for e in manifest.entries.values())
-    names = _names(repo, recorded)
-    wanted = sorted(needed.all)
-    try:
-        present, packs = packindex.existing(remote, set(wanted))
-    except RelstateError:
-        raise
-    except Exception as exc:
-        raise remote.error("list", exc) from None
-    problems = [
-        f"missing: {h[:16]}…" + (f" ({names[h]})" if h in names else "")
-        for h in wanted
-        if h not in present
-    ]
-
-    def check(hex_: str) -> str | None:
-        try:
-            with remote.backend.open(hex_) as f:
-                actual = _hash_stream(f)
-        except Exception as exc:
-            return f"unreadable: {hex_[:16]}… ({type(exc).__name__})"
-        if actual != hex_:
-            # Removed, so that a push from a clone with a good copy can put it back
-            # (push sends only what the remote lacks).
-            try:
-                remote.backend.delete(hex_)
-                what = "corrupt (removed from the remote)"
-            except Exception:
-                what = "corrupt (could not be removed)"
-            return f"{what}: {hex_[:16]}…" + (f" ({names[hex_]})" if hex_ in names else "")
-        return None
-
-    packed = packs.holding(present)  # checked pack by pack, below
-    problems += _check_all(sorted(present - packed), check, jobs or transfer.default_jobs(remote))
-    problems += packtransfer.verify_packed(
-        repo.cache,
-        remote,
-        packs,
-        packed,
-        lambda h: f"{h[:16]}…" + (f" ({names[h]})" if h in names else ""),
-        jobs or transfer.default_jobs(remote),
+    ui.echo(
+        f"verified {done.objects} object(s) in {done.where} for {scope}: all present and intact"
     )
-    return problems, len(wanted)
+    if done.releases:
+        ui.echo(f"verified {done.releases} release file(s): every state_id matches its content")
+    return 0
