@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import shlex
 from collections.abc import Sequence
 from pathlib import Path
 
-from gitrelstate import fsutil, git, ui
-from gitrelstate.errors import RelstateError, UnsafePathError
-from gitrelstate.repo import STATE_DIR, Repo
-from gitrelstate.state.pointer import SUFFIX
-from gitrelstate.workspace import gitignore, pointers, tracking
-from gitrelstate.workspace.walk import check_name
+from gitrelstate import ui
+from gitrelstate.errors import RelstateError
+from gitrelstate.repo import Repo
+from gitrelstate.workspace.adding import Tracked, track_paths
 
 
 def track(repo: Repo, cwd: Path, paths: Sequence[str]) -> int:
@@ -20,73 +17,17 @@ def track(repo: Repo, cwd: Path, paths: Sequence[str]) -> int:
         raise RelstateError(
             "nothing to track", hint="name a file or folder: git relstate track data/"
         )
-    with repo.locked(), fsutil.storage_errors():
-        repo.cache.clean_tmp()
-        existing = {t.data_rel: t for t in pointers.load_all(repo)}
-        targets = [_validate(repo, cwd / p, p, existing) for p in paths]
-        for rel in dict.fromkeys(targets):
-            _track_one(repo, rel, existing.get(rel))
+    track_paths(repo, cwd, paths, _report)
     return 0
 
 
-def _validate(repo: Repo, path: Path, given: str, existing: dict[str, pointers.Tracked]) -> str:
-    if not os.path.lexists(path):
-        raise RelstateError(f"no such file or folder: {given}")
-    rel = repo.relpath(path)
-    check_name(rel)
-    if rel == "":
-        raise RelstateError(
-            "cannot track the whole repository", hint="track a data folder inside it instead"
-        )
-    if os.path.islink(path):
-        raise UnsafePathError(
-            f"{given} is a symlink", hint="track the file or folder it points to instead"
-        )
-    first = rel.split("/", 1)[0]
-    if first in (".git", STATE_DIR):
-        raise RelstateError(f"{given} is inside {first}/, which gitrelstate manages itself")
-    if rel.endswith(SUFFIX):
-        raise RelstateError(f"{given} is a gitrelstate pointer file, not data")
-    if rel not in existing and git.is_tracked(repo.root, rel):
-        raise RelstateError(
-            f"{given} is already tracked by Git",
-            hint=f"stop tracking it in Git first: git rm -r --cached '{rel}'",
-        )
-    for data_rel in existing:
-        if rel.startswith(data_rel + "/"):
-            raise RelstateError(
-                f"{given} is inside {data_rel}, which is already tracked",
-                hint=f"re-track the whole folder: git relstate track {data_rel}",
-            )
-        if data_rel.startswith(rel + "/"):
-            raise RelstateError(
-                f"{given} contains {data_rel}, which is tracked on its own",
-                hint=f"remove {data_rel}{SUFFIX} first, then track the whole folder",
-            )
-    return rel
-
-
-def _track_one(repo: Repo, rel: str, previous: pointers.Tracked | None) -> None:
-    path = repo.abspath(rel)
-    fsutil.remove_stale_tmps(path.parent)  # leftovers of a killed run
-    snap = tracking.snapshot(
-        repo,
-        path,
-        store=True,
-        label=f"tracking {rel}",
-        previous=previous.pointer if previous else None,
-    )
-    name = path.name
-    pointer = tracking.pointer_from(snap, name, previous.pointer if previous else None)
-    pointer_rel = pointers.pointer_rel_for(rel)
-    changed = pointers.save(repo, pointer_rel, pointer)
-    gitignore.ensure_ignored(path.parent, name)
-    repo.statcache.flush()
+def _report(done: Tracked) -> None:
+    snap = done.snapshot
     what = f"{snap.nfiles} files, " if snap.nfiles is not None else ""
-    if changed:
-        ui.echo(f"tracked {rel} ({what}{ui.human_size(snap.size)}) -> {pointer_rel}")
-        folder = rel.rpartition("/")[0]
+    if done.changed:
+        ui.echo(f"tracked {done.rel} ({what}{ui.human_size(snap.size)}) -> {done.pointer_rel}")
+        folder = done.rel.rpartition("/")[0]
         ignore_file = f"{folder}/.gitignore" if folder else ".gitignore"
-        ui.echo(f"hint: git add {shlex.quote(pointer_rel)} {shlex.quote(ignore_file)}")
+        ui.echo(f"hint: git add {shlex.quote(done.pointer_rel)} {shlex.quote(ignore_file)}")
     else:
-        ui.echo(f"{rel} unchanged ({what}{ui.human_size(snap.size)})")
+        ui.echo(f"{done.rel} unchanged ({what}{ui.human_size(snap.size)})")
