@@ -11,6 +11,7 @@ from typing import Any
 
 from gitrelstate import git
 from gitrelstate.errors import RelstateError, UnsafePathError
+from gitrelstate.guard import paths as guard_paths
 from gitrelstate.state import config as config_model
 from gitrelstate.state import yamlio
 from gitrelstate.state.paths import RESERVED_PREFIX
@@ -118,6 +119,31 @@ class Repo:
 
     def abspath(self, relpath: str) -> Path:
         return self.root / relpath if relpath else self.root
+
+    def resolve_inside(
+        self,
+        rel: object,
+        source: str,
+        key: str = "path",
+        *,
+        root: Path | None = None,
+        allow_state: bool = False,
+        follow_symlinks: bool = True,
+    ) -> Path:
+        """The real location of a path a state file names; refused unless it stays inside.
+
+        ``root`` is the work tree it is relative to (default this one; reproduce passes
+        its worktree). Git's folders are always refused, ``.relstate/`` unless
+        ``allow_state`` (a params file naming ``config.local.yaml`` would show its
+        credentials). See :func:`gitrelstate.guard.paths.resolve_inside`.
+        """
+        base = root if root is not None else self.root
+        guarded = [self.git_dir, self.common_dir]
+        if not allow_state:
+            guarded.append(base / STATE_DIR)
+        return guard_paths.resolve_inside(
+            base, rel, source, key, guarded=guarded, follow_symlinks=follow_symlinks
+        )
 
     def pointer_paths(self) -> list[str]:
         """Repo-relative paths of every data pointer in the work tree (tracked or new)."""
