@@ -1,4 +1,9 @@
-"""Console output: messages on stdout/stderr, verbosity, and progress bars on a TTY."""
+"""Console output: messages on stdout/stderr, verbosity, and progress bars on a TTY.
+
+Every message passes through :func:`gitrelstate.guard.text.term` here, once, so no name
+or value from a repository can drive the terminal, whichever command prints it; a
+renderer that colours its output escapes its values itself and passes a ``Styled``.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TextIO
+
+from gitrelstate.guard.text import Styled, term
 
 
 @dataclass
@@ -19,24 +26,35 @@ class Settings:
 settings = Settings()
 
 
+def shown(message: str) -> str:
+    """``message`` as it may reach a terminal: escaped, unless a renderer already did
+    that and added its own colours (a :class:`~gitrelstate.guard.text.Styled`)."""
+    return message if isinstance(message, Styled) else term(message)
+
+
 def echo(message: str = "", *, stream: TextIO | None = None) -> None:
     """Normal output (suppressed by -q)."""
     if not settings.quiet:
-        print(message, file=stream or sys.stdout)
+        print(shown(message), file=stream or sys.stdout)
 
 
 def result(message: str) -> None:
     """Output that is the command's answer (never suppressed)."""
-    print(message, file=sys.stdout)
+    print(shown(message), file=sys.stdout)
 
 
 def warn(message: str) -> None:
-    print(f"warning: {message}", file=sys.stderr)
+    print(f"warning: {shown(message)}", file=sys.stderr)
+
+
+def stderr(message: str) -> None:
+    """A line on stderr that -q does not suppress (errors, hints, hook messages)."""
+    print(shown(message), file=sys.stderr)
 
 
 def debug(message: str) -> None:
     if settings.verbose:
-        print(message, file=sys.stderr)
+        print(shown(message), file=sys.stderr)
 
 
 def _progress_enabled() -> bool:
@@ -54,7 +72,7 @@ def progress(total: int, desc: str, unit: str = "file") -> Iterator[Callable[[in
     except ImportError:
         yield lambda n: None
         return
-    bar = tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, leave=False)
+    bar = tqdm(total=total, desc=term(desc, one_line=True), unit=unit, file=sys.stderr, leave=False)
     try:
         yield bar.update
     finally:
@@ -80,7 +98,7 @@ def transfer_progress(
     done = [0]
     bar = tqdm(
         total=total_bytes or None,
-        desc=desc,
+        desc=term(desc, one_line=True),
         unit="B",
         unit_scale=True,
         unit_divisor=1024,

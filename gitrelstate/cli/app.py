@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,9 +20,10 @@ def cwd() -> Path:
 
 
 def print_error(exc: RelstateError) -> None:
-    print(f"error: {exc.message}", file=sys.stderr)
+    """``error:`` and ``hint:`` lines on stderr (escaped by ``ui``: messages quote names)."""
+    ui.stderr(f"error: {exc.message}")
     if exc.hint:
-        print(f"hint: {exc.hint}", file=sys.stderr)
+        ui.stderr(f"hint: {exc.hint}")
 
 
 def in_repo(run: Callable[[Repo], int], *, comparing: bool = False) -> int:

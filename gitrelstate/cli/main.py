@@ -3,6 +3,7 @@ codes here."""
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 
@@ -34,13 +35,18 @@ def _crash(exc: BaseException, args: list[str]) -> int:
     if ui.settings.verbose or "-v" in args or "--verbose" in args:
         import traceback
 
-        traceback.print_exception(exc)
-    print(f"error: unexpected {type(exc).__name__}: {exc}", file=sys.stderr)
-    print(
-        "hint: this is a bug in gitrelstate; rerun with -v and report the traceback",
-        file=sys.stderr,
-    )
+        ui.stderr("".join(traceback.format_exception(exc)).rstrip("\n"))
+    ui.stderr(f"error: unexpected {type(exc).__name__}: {exc}")
+    ui.stderr("hint: this is a bug in gitrelstate; rerun with -v and report the traceback")
     return 3
+
+
+def _show_click_error(exc: click.ClickException) -> None:
+    """click's own message (usage, bad parameter), escaped like every other: it quotes
+    the arguments, which a script may have taken from a repository."""
+    text = io.StringIO()
+    exc.show(file=text)
+    ui.stderr(text.getvalue().rstrip("\n"))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -54,7 +60,7 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Exit as exc:
         code = exc.exit_code
     except click.ClickException as exc:
-        exc.show()
+        _show_click_error(exc)
         code = 2 if isinstance(exc, click.UsageError) else exc.exit_code
     except (KeyboardInterrupt, click.exceptions.Abort):
         print("interrupted", file=sys.stderr)

@@ -1,43 +1,75 @@
 """A :class:`StateDiff` as a pull-request comment (GitHub Markdown): a summary table,
 then a collapsible section per changed layer. Long lists are cut with a count of what
 was left out, so the comment stays under GitHub's size limit even when 100,000 files
-changed."""
+changed.
+
+The comment is safe to post whatever the compared states hold: every value (labels,
+paths, keys, values, commands, model references, notes) is shown through :func:`_value`,
+an inert ``<code>`` element (guard.text.md), so none can become a link, an image, a
+mention, a heading or HTML, nor leave its table row. The only markup is ours.
+"""
 
 from __future__ import annotations
-
-import html
 
 from gitrelstate.diff.datalayer import DataLayer
 from gitrelstate.diff.document import EnvironmentLayer, StateDiff
 from gitrelstate.diff.rows import rows, summary
+from gitrelstate.guard.text import md
 
 MARKER = "<!-- gitrelstate-diff -->"
 # GitHub refuses comments over 65,536 characters; keep a margin.
 MD_LIMIT = 60_000
+# A value longer than this is shortened (``diff --json`` has it whole): one hostile
+# 1 MB name must not push every other row out of the comment.
+VALUE_LIMIT = 500
+CUT_NOTE = "_(truncated to fit the comment size limit; `git relstate diff --json` lists all)_"
 
 
-def _cell(text: str) -> str:
-    """Text safe inside a GFM table cell (pipes and markup escaped)."""
-    return html.escape(text, quote=False).replace("|", "&#124;").replace("\n", " ")
-
-
-def _code_cell(text: str) -> str:
-    return f"<code>{_cell(text)}</code>" if text else ""
+def _value(value: object) -> str:
+    """A value from a state as inert Markdown: escaped, shortened, in ``<code>``."""
+    text = str(value)
+    if not text:
+        return ""
+    if len(text) > VALUE_LIMIT:
+        text = text[: VALUE_LIMIT - 1] + "…"
+    return f"<code>{md(text)}</code>"
 
 
 def render_markdown(diff: StateDiff, *, limit: int = MD_LIMIT) -> str:
     """The comment; rows per section shrink until it fits in ``limit`` characters."""
     for per_section in (200, 100, 50, 20, 5, 0):
-        text = _markdown(diff, per_section)
+        lines = _markdown(diff, per_section)
+        text = "\n".join(lines) + "\n"
         if len(text) <= limit:
             return text
-    return text[: limit - 200] + "\n\n_(truncated to fit the comment size limit)_\n"
+    return "\n".join(_cut(lines, limit)) + "\n"
 
 
-def _markdown(diff: StateDiff, per_section: int) -> str:
+def _cut(lines: list[str], limit: int) -> list[str]:
+    """The first whole lines that fit in ``limit`` with the note that says so; an open
+    ``<details>`` is closed (every line is a whole table row or element)."""
+    budget = limit - len(CUT_NOTE) - len("\n\n</details>\n\n\n")
+    kept: list[str] = []
+    size = 0
+    open_details = False
+    for line in lines:
+        size += len(line) + 1
+        if size > budget:
+            break
+        kept.append(line)
+        if line.startswith("<details>"):
+            open_details = True
+        elif line == "</details>":
+            open_details = False
+    if open_details:
+        kept += ["", "</details>"]
+    return [*kept, "", CUT_NOTE]
+
+
+def _markdown(diff: StateDiff, per_section: int) -> list[str]:
     out = [
         MARKER,
-        f"### gitrelstate: {_code_cell(diff.a.label)} → {_code_cell(diff.b.label)}",
+        f"### gitrelstate: {_value(diff.a.label)} → {_value(diff.b.label)}",
         "",
         "**No changes in any layer.**" if not diff.changed else "",
         "| layer | changed | summary |",
@@ -45,19 +77,19 @@ def _markdown(diff: StateDiff, per_section: int) -> str:
     ]
     for name, layer in diff.layers.items():
         flag = "**yes**" if layer.changed else "no"
-        out.append(f"| {name} | {flag} | {_cell(summary(layer))} |")
+        out.append(f"| {md(name)} | {flag} | {summary(layer, _value)} |")
     out.append("")
     for name, layer in diff.layers.items():
         if not layer.changed:
             continue
-        found = rows(layer)
-        out.append(f"<details><summary><b>{name}</b>: {_cell(summary(layer))}</summary>")
+        found = rows(layer, _value)
+        out.append(f"<details><summary><b>{md(name)}</b>: {summary(layer, _value)}</summary>")
         out.append("")
         if found and per_section:
             out.append("| | what | detail |")
             out.append("| --- | --- | --- |")
             for status, what, detail in found[:per_section]:
-                out.append(f"| {status} | {_code_cell(what)} | {_cell(detail)} |")
+                out.append(f"| {md(status)} | {_value(what)} | {detail} |")
         if len(found) > per_section:
             out.append("")
             out.append(
@@ -77,8 +109,8 @@ def _markdown(diff: StateDiff, per_section: int) -> str:
     if notes:
         out.append("**Could not show:**")
         out.append("")
-        out += [f"- {_cell(n)}" for n in notes[:20]]
+        out += [f"- {_value(n)}" for n in notes[:20]]
         if len(notes) > 20:
             out.append(f"- … and {len(notes) - 20} more")
         out.append("")
-    return "\n".join(out) + "\n"
+    return out

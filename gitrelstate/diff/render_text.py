@@ -1,5 +1,10 @@
 """The terminal view of a :class:`StateDiff`: a line per layer, then up to
-``TERMINAL_ROWS`` detail rows each (``--json`` lists everything)."""
+``TERMINAL_ROWS`` detail rows each (``--json`` lists everything).
+
+Every value is escaped for one line (guard.text.term) before the colours are added, and
+the result is a ``Styled`` text that ``ui`` prints as is: a name can neither drive the
+terminal nor start a line of its own, and our colours still work.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ import sys
 from gitrelstate.diff.datalayer import DataLayer
 from gitrelstate.diff.document import StateDiff
 from gitrelstate.diff.rows import plural, rows, summary
+from gitrelstate.guard.text import Styled, term
 
 TERMINAL_ROWS = 20
 
@@ -27,14 +33,19 @@ def _use_colour() -> bool:
     return sys.stdout.isatty() and "NO_COLOR" not in os.environ
 
 
-def render_text(diff: StateDiff, *, stat: bool = False, colour: bool | None = None) -> str:
+def _value(value: object) -> str:
+    return term(str(value), one_line=True)
+
+
+def render_text(diff: StateDiff, *, stat: bool = False, colour: bool | None = None) -> Styled:
+    """The terminal view; values escaped, colours (on a terminal) added after."""
     colour = _use_colour() if colour is None else colour
 
     def paint(text: str, code: str) -> str:
         return f"\033[{code}m{text}\033[0m" if colour else text
 
     changed_layers = [name for name, layer in diff.layers.items() if layer.changed]
-    head = f"{diff.a.label} → {diff.b.label}: "
+    head = f"{_value(diff.a.label)} → {_value(diff.b.label)}: "
     head += (
         f"{plural(len(changed_layers), 'layer')} changed ({', '.join(changed_layers)})"
         if changed_layers
@@ -42,20 +53,20 @@ def render_text(diff: StateDiff, *, stat: bool = False, colour: bool | None = No
     )
     lines = [paint(head, "1")]
     for name, layer in diff.layers.items():
-        text = summary(layer)
-        label = f"{name:<12}"
+        text = summary(layer, _value)
+        label = f"{_value(name):<12}"
         lines.append(f"{paint(label, '1')}{paint(text, '33') if layer.changed else text}")
         if stat or not layer.changed:
             continue
-        found = rows(layer)
+        found = rows(layer, _value)
         for status, what, detail in found[:TERMINAL_ROWS]:
-            mark = _MARKS.get(status, status[:1].upper())
-            line = f"  {mark} {what}" + (f"  {detail}" if detail else "")
+            mark = _MARKS.get(status, _value(status[:1].upper()))
+            line = f"  {mark} {_value(what)}" + (f"  {detail}" if detail else "")
             lines.append(paint(line, _COLOURS.get(status, "0")))
         if len(found) > TERMINAL_ROWS:
             lines.append(f"  ... and {len(found) - TERMINAL_ROWS} more (--json lists them all)")
     data = diff.layers.get("data")
     if isinstance(data, DataLayer):
         for note in data.incomplete:
-            lines.append(paint(f"note: {note}", "2"))
-    return "\n".join(lines)
+            lines.append(paint(f"note: {_value(note)}", "2"))
+    return Styled("\n".join(lines))
