@@ -10,11 +10,11 @@ import sys
 import click
 
 from gitrelstate import ui
-from gitrelstate.cli import data, hooks, runs, states
+from gitrelstate.cli import data, exports, hooks, runs, states
 from gitrelstate.cli.app import cli, print_error
 from gitrelstate.errors import RelstateError
 
-COMMAND_MODULES = (data, runs, states, hooks)  # imported for their @cli.command()s
+COMMAND_MODULES = (data, runs, states, hooks, exports)  # imported for their @cli.command()s
 
 GLOBAL_FLAGS = frozenset({"-q", "--quiet", "-v", "--verbose", "--no-progress"})
 

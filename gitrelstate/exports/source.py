@@ -1,0 +1,206 @@
+"""The state an export describes: a release, or one run seen as a release of its own.
+
+``resolve`` is the one place a reference becomes that state, through the resolver
+``diff`` and ``reproduce`` use, so every format accepts the same references (and aliases,
+once that resolver knows them). Releases are read through ``releases.registry``, runs
+through ``runs.records``; the only other input is the clone's repository URL, credentials
+stripped.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from gitrelstate import git, hashing, ui
+from gitrelstate.diff import states
+from gitrelstate.errors import RelstateError
+from gitrelstate.exports import common
+from gitrelstate.releases import registry
+from gitrelstate.repo import Repo
+from gitrelstate.state.record import Artifact, RunRecord
+from gitrelstate.state.release import ModelRef, Release
+
+
+@dataclass(frozen=True)
+class ExportState:
+    """What every format reads: a release, or a run exported on its own (``kind: run``)."""
+
+    kind: str  # "release" | "run"
+    name: str
+    state_id: str  # a release's state_id; a run's record id (record_id)
+    created: str  # UTC, YYYY-MM-DDTHH:MM:SSZ: the release's time, a run's finish
+    author: Mapping[str, Any]
+    message: str
+    code: Mapping[str, Any]
+    model: ModelRef | None
+    data: tuple[Artifact, ...]  # sorted by path
+    runs: tuple[RunRecord, ...]  # in pipeline order (upstream first)
+    environment: Mapping[str, Any]
+    repository: str | None  # the clone's remote, credentials stripped (common.clean_url)
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind} '{self.name}'"
+
+    @property
+    def model_artifact(self) -> Artifact | None:
+        return self.model.artifact if self.model is not None else None
+
+    def outputs(self) -> list[Artifact]:
+        """Every output of a bound run, once per path, sorted by path."""
+        found: dict[str, Artifact] = {}
+        for run in self.runs:
+            for out in run.outs:
+                found.setdefault(out.path, out)
+        return [found[p] for p in sorted(found)]
+
+    def producer(self, path: str) -> RunRecord | None:
+        """The bound run that wrote ``path`` (None for source data)."""
+        return next((r for r in self.runs if any(o.path == path for o in r.outs)), None)
+
+    def lineage(self, path: str) -> list[RunRecord]:
+        """The runs ``path`` comes from: its producer and every run upstream of it."""
+        chain: list[RunRecord] = []
+        todo = [path]
+        while todo:
+            run = self.producer(todo.pop())
+            if run is not None and run not in chain:
+                chain.append(run)
+                todo.extend(d.path for d in run.deps)
+        return chain
+
+    def model_run(self) -> RunRecord | None:
+        art = self.model_artifact
+        return self.producer(art.path) if art is not None else None
+
+    def started(self) -> str:
+        return min((r.started for r in self.runs if r.started), default=self.created)
+
+    def finished(self) -> str:
+        return max((r.finished for r in self.runs if r.finished), default=self.created)
+
+    def metrics(self) -> dict[str, dict[str, Any]]:
+        """Metrics of every bound run: file -> {key -> value} (as ``diff`` merges them)."""
+        return _merged(self.runs, "metrics")
+
+
+def _merged(runs: tuple[RunRecord, ...], what: str) -> dict[str, dict[str, Any]]:
+    merged: dict[str, dict[str, Any]] = {}
+    for run in sorted(runs, key=lambda r: r.name):
+        for file, values in getattr(run, what).items():
+            merged.setdefault(file, {}).update(values)
+    return merged
+
+
+def record_id(record: RunRecord) -> str:
+    """A run record's content id (blake3 over its canonical JSON, as ``state_id`` is made):
+    the same record bound in two releases keeps one id."""
+    canonical = json.dumps(
+        record.to_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+    )
+    return hashing.content_id(hashing.hash_bytes(canonical.encode("utf-8")))
+
+
+def resolve(repo: Repo, ref: str) -> ExportState:
+    """The state ``ref`` names, read the way ``diff`` and ``reproduce`` read references
+    (``diff.states.resolve``: a release first, then a run; ``release:``/``run:`` force one
+    reading; aliases wherever that function knows them)."""
+    if ref in (".", "worktree", "WORKTREE"):
+        raise RelstateError(
+            "export takes a release or a run, not the work tree",
+            hint="make a release first: git relstate release NAME --model PATH",
+        )
+    found = states.resolve(repo, ref)
+    repository = repository_url(repo)
+    if found.release is not None:
+        return from_release(found.release, repository)
+    if found.run is not None:
+        return from_run(repo, found.run, repository)
+    raise RelstateError(
+        f"export takes a release or a run, not a git revision ('{ref}')",
+        hint="see 'git relstate list' for releases and runs",
+    )
+
+
+def from_release(release: Release, repository: str | None) -> ExportState:
+    return ExportState(
+        kind="release",
+        name=release.name,
+        state_id=release.state_id,
+        created=release.created,
+        author=release.author,
+        message=release.message,
+        code=release.code,
+        model=release.model,
+        data=tuple(sorted(release.data, key=lambda a: a.path)),
+        runs=_pipeline_order(release.runs),
+        environment=release.environment,
+        repository=repository,
+    )
+
+
+def from_run(repo: Repo, record: RunRecord, repository: str | None) -> ExportState:
+    """One run as a state: its data are the inputs and outputs Git does not carry."""
+    data: dict[str, Artifact] = {}
+    for art in (*record.deps, *record.outs):
+        if art.path not in data and not git.is_tracked(repo.root, art.path):
+            data[art.path] = art
+    return ExportState(
+        kind="run",
+        name=record.name,
+        state_id=record_id(record),
+        created=record.finished,
+        author={},
+        message="",
+        code=record.code,
+        model=None,
+        data=tuple(data[p] for p in sorted(data)),
+        runs=(record,),
+        environment=record.environment,
+        repository=repository,
+    )
+
+
+def _pipeline_order(runs: tuple[RunRecord, ...]) -> tuple[RunRecord, ...]:
+    """Upstream stages first (by start time, then name): a stable order for every format."""
+    return tuple(sorted(runs, key=lambda r: (r.started, r.finished, r.name)))
+
+
+def repository_url(repo: Repo) -> str | None:
+    """The clone's ``origin`` (else its first remote), as a shareable URL: credentials,
+    query and fragment removed; None for a local path or no remote."""
+    url = git.run(repo.root, ["config", "--get", "remote.origin.url"], check=False).strip()
+    if not url:
+        names = sorted(git.run(repo.root, ["remote"], check=False).split())
+        if names:
+            url = git.run(
+                repo.root, ["config", "--get", f"remote.{names[0]}.url"], check=False
+            ).strip()
+    return common.clean_url(url) if url else None
+
+
+@dataclass(frozen=True)
+class Previous:
+    """The release made before the exported one (for the model card's deltas)."""
+
+    name: str
+    metrics: dict[str, dict[str, Any]]
+
+
+def previous_release(repo: Repo, state: ExportState) -> Previous | None:
+    """The newest release created before ``state`` (None for a run, or the first release)."""
+    if state.kind != "release":
+        return None
+    try:
+        made = registry.all_releases(repo)
+    except RelstateError as exc:
+        ui.warn(f"metric deltas left out: a release could not be read ({exc.message})")
+        return None
+    earlier = [r for r in made if (r.created, r.name) < (state.created, state.name)]
+    if not earlier:
+        return None
+    prev = max(earlier, key=lambda r: (r.created, r.name))
+    return Previous(prev.name, _merged(prev.runs, "metrics"))
