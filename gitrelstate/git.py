@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from gitrelstate.errors import NotARepoError, RelstateError
+from gitrelstate.guard import executables
 
 
 @dataclass(frozen=True)
@@ -20,9 +20,14 @@ class GitDirs:
 
 
 def _git_exe() -> str:
-    exe = shutil.which("git")
+    # Absolute PATH entries only: an empty one is the current folder, which is the
+    # work tree, where a repository could carry an executable named git.
+    exe = executables.which("git")
     if exe is None:
-        raise RelstateError("git is not installed or not on PATH", hint="install git first")
+        raise RelstateError(
+            "git is not installed or not on PATH",
+            hint="install git first (gitrelstate looks only in absolute PATH folders)",
+        )
     return exe
 
 

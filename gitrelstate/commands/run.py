@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from gitrelstate import ui
 from gitrelstate.errors import RelstateError
+from gitrelstate.guard import executables
 from gitrelstate.repo import RUNS_DIR, Repo
-from gitrelstate.runs import executor, graph, spec
+from gitrelstate.runs import executor, graph, provenance, spec
 from gitrelstate.runs.records import all_records, load_record
 from gitrelstate.state.record import check_run_name
 
@@ -53,6 +55,11 @@ def run_stage(
 def rerun(repo: Repo, name: str) -> int:
     """``git relstate run NAME``: run a recorded stage again with its recorded settings."""
     record = load_record(repo, name)
+    # Before anything of it runs (the environment probe included): whose command is this?
+    for found in provenance.provenance(repo.root, [record], [f"{RUNS_DIR}/{name}.yaml"]):
+        if found.foreign:
+            ui.warn(found.notice())
+            print(f"hint: {provenance.HINT}", file=sys.stderr)
     records = all_records(repo)
     for upstream in graph.upstream_of(records, record):
         reasons = graph.stale_reasons(repo, upstream)
@@ -71,11 +78,13 @@ def _execute(repo: Repo, stage: spec.StageSpec) -> int:
     workdir = repo.abspath(stage.wdir) if stage.wdir != "." else repo.root
     ui.echo(f"running '{stage.name}': {' '.join(stage.command)}")
     try:
-        status = subprocess.run(list(stage.command), cwd=workdir, env=dict(os.environ)).returncode
+        argv = executables.resolve_argv(stage.command)
+        status = subprocess.run(argv, cwd=workdir, env=dict(os.environ)).returncode
     except FileNotFoundError:
         raise RelstateError(
             f"command not found: {stage.command[0]}",
-            hint="check the command after '--' (and your PATH)",
+            hint="check the command after '--' (and your PATH: gitrelstate looks programs "
+            "up in its absolute folders only, never in the current folder)",
         ) from None
     with repo.locked():
         record = execution.finish(status)

@@ -5,17 +5,21 @@
 clone's own git config at ``git relstate textconv``. Git then diffs the
 normalised text: keys in canonical order, one package per line as
 ``name==version``, secrets never shown.
+
+Git runs the driver from the work tree for ``git diff`` and ``git log -p``, which
+any clone of a hostile repository does: the driver names this interpreter by its
+absolute path and imports nothing from the current folder
+(:func:`gitrelstate.guard.executables.cli_argv`), so neither a committed
+``gitrelstate/`` package nor a missing ``git-relstate`` on PATH changes what runs.
 """
 
 from __future__ import annotations
 
-import shlex
-import shutil
-import sys
 from pathlib import Path
 from typing import Any
 
 from gitrelstate import fsutil, git
+from gitrelstate.guard import executables
 from gitrelstate.repo import Repo
 
 ATTRIBUTES = (
@@ -27,14 +31,16 @@ _HEADER = "# Written by gitrelstate: show state files normalised in git diff / g
 
 
 def textconv_command() -> str:
-    """The command git runs: the installed entry point, else this interpreter."""
-    if shutil.which("git-relstate"):
-        return "git-relstate textconv"
-    return f"{shlex.quote(sys.executable)} -m gitrelstate textconv"
+    """The command git runs: this interpreter, by absolute path, with an isolated import path."""
+    return executables.cli_shell_command("textconv")
 
 
 def register(repo: Repo) -> bool:
-    """Add the attributes and the driver; True when anything was changed."""
+    """Add the attributes and the driver; True when anything was changed.
+
+    A driver of an older gitrelstate (``git-relstate textconv``, found through PATH;
+    ``PYTHON -m gitrelstate textconv``, which imports from the work tree) is rewritten.
+    """
     changed = False
     path = repo.root / ".gitattributes"
     existing = path.read_text("utf-8") if path.exists() else ""
@@ -48,11 +54,17 @@ def register(repo: Repo) -> bool:
         text += "\n".join(missing) + "\n"
         fsutil.write_text_atomic(path, text)
         changed = True
+    return refresh_driver(repo) or changed
+
+
+def refresh_driver(repo: Repo) -> bool:
+    """Point ``diff.relstate.textconv`` at this installation; True when it changed."""
+    wanted = textconv_command()
     current = git.run(repo.root, ["config", "--local", "diff.relstate.textconv"], check=False)
-    if current.strip() != textconv_command():
-        git.run(repo.root, ["config", "--local", "diff.relstate.textconv", textconv_command()])
-        changed = True
-    return changed
+    if current.rstrip("\n") == wanted:
+        return False
+    git.run(repo.root, ["config", "--local", "diff.relstate.textconv", wanted])
+    return True
 
 
 def normalised(text: str, source: str) -> str:

@@ -24,6 +24,7 @@ from gitrelstate.environment.variables import (
     load_or_create_secret_key,
 )
 from gitrelstate.errors import RelstateError
+from gitrelstate.guard import executables
 
 __all__ = [
     "DEFAULT_PATTERNS",
@@ -31,6 +32,7 @@ __all__ = [
     "capture_environment",
     "find_python",
     "is_secret_name",
+    "live_python",
     "load_or_create_secret_key",
 ]
 
@@ -93,8 +95,11 @@ def _run_probe(python: str | None) -> dict[str, Any]:
 
     source = Path(_probe.__file__).read_text(encoding="utf-8")
     try:
+        # From the file system root: a relative PYTHONPATH entry must not find a
+        # sitecustomize.py in the work tree.
         proc = subprocess.run(
             [python, "-c", _BOOTSTRAP, source],
+            cwd=executables.NEUTRAL_CWD,
             capture_output=True,
             text=True,
             encoding="utf-8",
@@ -131,39 +136,74 @@ _PROBED = ("interpreter", "platform", "packages")
 
 
 def _same_interpreter(python: str) -> bool:
-    import shutil
-
-    found = shutil.which(python)
     # Not realpath: a venv's python is a symlink to the base interpreter, yet it
     # sees other packages.
-    return found is not None and os.path.abspath(found) == os.path.abspath(sys.executable)
+    return os.path.abspath(python) == os.path.abspath(sys.executable)
 
 
 def find_python(argv: Sequence[str], cwd: Path | None = None) -> str | None:
     """The interpreter a command line runs: ``python ...``, or a script with a python shebang.
 
-    ``argv[0]`` is looked up on PATH, then relative to ``cwd``. Falls back to
-    ``python3``/``python`` on PATH (what a shell script or a Makefile would most
-    likely run); None when there is none.
+    For ``run``, which is about to execute the command anyway: the interpreter it
+    names is the one whose packages get recorded. ``argv[0]`` is looked up in the
+    absolute PATH entries, then relative to ``cwd``. Falls back to ``python3`` /
+    ``python`` on PATH (what a shell script or a Makefile would most likely run);
+    None when there is none. Read-only commands use :func:`live_python` instead.
     """
-    import shutil
+    named, _ = _named_python(argv, cwd)
+    if named is not None and os.sep not in named:
+        named = executables.which(named)
+    return named or _default_python()
 
-    if argv:
-        exe = shutil.which(argv[0])
-        if exe is None and cwd is not None and (cwd / argv[0]).is_file():
-            exe = str(cwd / argv[0])
-        if exe is not None:
-            if _PYTHON_NAME.fullmatch(os.path.basename(exe)):
-                return exe
-            interpreter = _shebang_python(Path(exe))
-            if interpreter is not None:
-                return interpreter
-    return shutil.which("python3") or shutil.which("python")
+
+def live_python(argv: Sequence[str], cwd: Path | None = None) -> str | None:
+    """The interpreter whose live environment stands for a *recorded* command's.
+
+    Read-only commands (``diff``, ``env check``, ``reproduce``'s comparison) must not
+    run what a state file names: an interpreter named by the record, or by the
+    shebang of a script in the work tree, is used only where the user put it (this
+    interpreter, a folder on PATH, the active virtual environment); otherwise the
+    same name is looked up on PATH, else ``python3``/``python`` on PATH. None means
+    this process's own interpreter.
+    """
+    named, chosen = _named_python(argv, cwd)
+    if named is None:
+        return _default_python()
+    if os.sep not in named:
+        return executables.which(named) or _default_python()
+    if chosen or executables.is_user_chosen(named):
+        return named
+    return executables.which(os.path.basename(named)) or _default_python()
+
+
+def _default_python() -> str | None:
+    return executables.which("python3") or executables.which("python")
+
+
+def _named_python(argv: Sequence[str], cwd: Path | None) -> tuple[str | None, bool]:
+    """The interpreter ``argv`` names (a bare name or an absolute path; None when it
+    names none), and whether a program the user put on PATH named it (a console
+    script's shebang). Runs nothing: a shebang is read, not executed."""
+    if not argv:
+        return None, False
+    first = argv[0]
+    if os.sep in first:
+        path = Path(first) if os.path.isabs(first) else (cwd or Path.cwd()) / first
+        exe: str | None = os.path.abspath(path) if path.is_file() else None
+    else:
+        exe = executables.which(first)
+    if exe is None:
+        return None, False
+    if _PYTHON_NAME.fullmatch(os.path.basename(exe)):
+        return exe, False
+    return _shebang_python(Path(exe)), executables.is_user_chosen(exe)
 
 
 def _shebang_python(script: Path) -> str | None:
+    """The python a script's shebang names: a bare name for ``#!/usr/bin/env NAME``, an
+    absolute path, or None (no shebang, another program, or a relative path, which the
+    kernel would resolve against whatever the current folder is)."""
     import shlex
-    import shutil
 
     try:
         with open(script, "rb") as f:
@@ -175,15 +215,13 @@ def _shebang_python(script: Path) -> str | None:
     # pip writes this two-line form when the interpreter path is too long or has spaces.
     if len(head) > 1 and head[0].strip() == "#!/bin/sh" and head[1].startswith("'''exec' "):
         words = _split(head[1][len("'''exec' ") :], shlex)
-        return words[0] if words and _PYTHON_NAME.fullmatch(os.path.basename(words[0])) else None
-    words = _split(head[0][2:], shlex)
-    if words and os.path.basename(words[0]) == "env":
-        words = [w for w in words[1:] if not w.startswith("-")]
-        if words and _PYTHON_NAME.fullmatch(words[0]):
-            return shutil.which(words[0])
-        return None
-    if words and _PYTHON_NAME.fullmatch(os.path.basename(words[0])):
-        return words[0]
+    else:
+        words = _split(head[0][2:], shlex)
+        if words and os.path.basename(words[0]) == "env":
+            words = [w for w in words[1:] if not w.startswith("-")]
+            return words[0] if words and _PYTHON_NAME.fullmatch(words[0]) else None
+    if words and os.path.isabs(words[0]) and _PYTHON_NAME.fullmatch(os.path.basename(words[0])):
+        return os.path.normpath(words[0])
     return None
 
 

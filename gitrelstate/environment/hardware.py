@@ -92,10 +92,11 @@ def memory_bytes() -> int | None:
 
 def capture_gpus(*, timeout: float = GPU_TIMEOUT) -> list[dict[str, Any]]:
     """NVIDIA GPUs via nvidia-smi; [] without one, or when it fails or hangs."""
-    import shutil
     import subprocess
 
-    exe = shutil.which("nvidia-smi")
+    from gitrelstate.guard.executables import which
+
+    exe = which("nvidia-smi")
     if exe is None:
         return []
     # Both queries at once: the slow part of nvidia-smi is waking the driver.
@@ -177,8 +178,15 @@ def _read_text(path: str) -> str | None:
 def _run(argv: list[str], timeout: float) -> str | None:
     import subprocess
 
+    from gitrelstate.guard.executables import which
+
+    exe = which(argv[0])  # never a program of that name in the work tree
+    if exe is None:
+        return None
     try:
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
+        proc = subprocess.run(
+            [exe, *argv[1:]], capture_output=True, text=True, timeout=timeout, check=False
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     return proc.stdout if proc.returncode == 0 else None

@@ -28,9 +28,26 @@ def hooks_dir_for(repo: Repo, *, force: bool) -> HooksDir:
 
 
 def install(repo: Repo, *, force: bool) -> tuple[str, Report]:
-    """Install (or upgrade) the shims: (where, what was done)."""
+    """Install (or upgrade) the shims, and rewrite an older textconv driver: (where, what
+    was done)."""
     hooks_dir = hooks_dir_for(repo, force=force)
-    return hooks_dir.shown(repo.root), shims.install(hooks_dir, force=force)
+    report = shims.install(hooks_dir, force=force)
+    if _refresh_textconv(repo):
+        report.done.append("git diff driver (diff.relstate.textconv): updated")
+    return hooks_dir.shown(repo.root), report
+
+
+def _refresh_textconv(repo: Repo) -> bool:
+    """An older gitrelstate's driver ran ``git-relstate`` from PATH or ``python -m
+    gitrelstate`` (which imports a committed ``gitrelstate/``): upgrading means
+    reinstalling, so ``install`` rewrites it too."""
+    from gitrelstate import git
+    from gitrelstate.diff import textconv
+
+    configured = git.run(repo.root, ["config", "--local", "diff.relstate.textconv"], check=False)
+    if not (repo.initialised or configured.strip()):
+        return False
+    return textconv.refresh_driver(repo)
 
 
 def install_for_init(repo: Repo) -> None:

@@ -5,6 +5,11 @@ hook that was in place before (kept as ``<hook>.relstate-chained``), then
 ``git relstate hook <hook>`` with the interpreter that installed it. A shim
 carries an id and a version, so a newer gitrelstate recognises and upgrades its
 own older shims, and never mistakes someone else's hook for one of them.
+
+The shim's entry is stable across versions: the interpreter's absolute path and
+the bootstrap of :func:`gitrelstate.guard.executables.cli_argv`, which exits
+``UNAVAILABLE`` when gitrelstate cannot be imported. Only exit 1 (a verdict) stops
+git; anything that means "gitrelstate cannot run" prints one notice and lets git go on.
 """
 
 from __future__ import annotations
@@ -18,10 +23,13 @@ from pathlib import Path
 
 from gitrelstate import fsutil, git
 from gitrelstate.errors import RelstateError
+from gitrelstate.guard import executables
 from gitrelstate.workspace.walk import inside
 
 HOOKS = ("pre-commit", "post-commit", "pre-push", "post-checkout")
-VERSION = 1
+# 2: the CLI bootstrap (isolated import path, exit 97 without gitrelstate), one notice
+# and no veto when gitrelstate cannot run, no Python at all without .relstate/.
+VERSION = 2
 HOOK_ID = "gitrelstate-hook-id: 5d0c7a3e91b4"
 CHAINED_SUFFIX = ".relstate-chained"
 _ID_VERSION = re.compile(re.escape(HOOK_ID) + r" v([0-9]{1,6})")
@@ -71,11 +79,16 @@ def template() -> str:
 
 def render(hook: str, python: str | None = None) -> str:
     """The shim for ``hook``, calling ``python`` (default: this interpreter)."""
+    exe = os.path.abspath(python or sys.executable)
+    flags = " ".join(shlex.quote(f) for f in executables.isolation_flags(exe))
     return (
         template()
         .replace("@HOOK@", hook)
         .replace("@VERSION@", str(VERSION))
-        .replace("@PYTHON@", shlex.quote(python or sys.executable))
+        .replace("@PYTHON@", shlex.quote(exe))
+        .replace("@FLAGS@ ", f"{flags} " if flags else "")
+        .replace("@BOOTSTRAP@", shlex.quote(executables.CLI_BOOTSTRAP))
+        .replace("@UNAVAILABLE@", str(executables.UNAVAILABLE))
     )
 
 

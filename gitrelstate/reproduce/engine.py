@@ -18,17 +18,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from gitrelstate import git
+from gitrelstate import git, ui
 from gitrelstate.errors import RelstateError
+from gitrelstate.guard import executables
 from gitrelstate.remotes.remote import Remote
 from gitrelstate.remotes.remote import resolve as resolve_remote
-from gitrelstate.repo import Repo
+from gitrelstate.repo import RUNS_DIR, Repo
 from gitrelstate.reproduce import env, inputs
 from gitrelstate.reproduce import worktree as worktrees
 from gitrelstate.reproduce.params import restore_params
 from gitrelstate.reproduce.report import Failure, InputCheck, OutputCheck, Report, StageResult
 from gitrelstate.reproduce.target import Target, fetch_selector, resolve_target
 from gitrelstate.state.record import Artifact, RunRecord
+from gitrelstate.state.release import release_path
 from gitrelstate.workspace import tracking
 
 Say = Callable[[str], None]
@@ -74,6 +76,7 @@ def reproduce(repo: Repo, request: Request, say: Say) -> Report:
     report = Report(
         target.describe(), target.commit, [r.name for r in target.to_run], warnings=target.warnings
     )
+    _say_provenance(repo, target, report)
     try:
         with worktrees.isolated(repo, target.commit, request.workdir, keep=request.keep) as wt:
             say(f"reproducing {target.label} at {target.commit[:12]} in {wt}")
@@ -84,6 +87,26 @@ def reproduce(repo: Repo, request: Request, say: Say) -> Report:
         report.failure = Failure(exc.message, exc.hint)
     report.duration = time.monotonic() - started
     return report
+
+
+def _say_provenance(repo: Repo, target: Target, report: Report) -> None:
+    """Before anything runs (the worktree, the environment probe, a command): say whose
+    commands these are when another user or host recorded them."""
+    from gitrelstate.runs import provenance
+
+    if target.kind == "release":
+        files = [release_path(target.name)] * len(target.to_run)
+    else:
+        files = [f"{RUNS_DIR}/{r.name}.yaml" for r in target.to_run]
+    rev = target.commit if target.kind == "commit" else None
+    found = provenance.provenance(repo.root, target.to_run, files, rev)
+    report.provenance = [p.to_dict() for p in found]
+    foreign = [p for p in found if p.foreign]
+    for p in foreign:
+        report.warnings.append(p.notice())
+        ui.warn(p.notice())  # on stderr, even with -q: it is about to run
+    if foreign:
+        print(f"hint: {provenance.HINT}", file=sys.stderr)
 
 
 class Session:
@@ -343,7 +366,7 @@ def run_command(argv: Sequence[str], cwd: Path, env: Mapping[str, str]) -> int:
     target, forward = _output_target()
     try:
         proc = subprocess.Popen(
-            list(argv),
+            executables.resolve_argv(argv),
             cwd=cwd,
             env=dict(env),
             stdin=subprocess.DEVNULL,
@@ -353,7 +376,8 @@ def run_command(argv: Sequence[str], cwd: Path, env: Mapping[str, str]) -> int:
     except FileNotFoundError:
         raise RelstateError(
             f"command not found: {argv[0]}",
-            hint="the recorded command must be runnable here (same path, or on PATH)",
+            hint="the recorded command must be runnable here (same path, or in an absolute "
+            "PATH folder: the current folder is never searched)",
         ) from None
     except PermissionError:
         raise RelstateError(f"cannot execute {argv[0]}: permission denied") from None

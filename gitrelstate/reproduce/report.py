@@ -113,6 +113,9 @@ class Report:
         default_factory=lambda: {"restored": [], "missing": [], "mismatched": []}
     )
     warnings: list[str] = field(default_factory=list)
+    # Per stage: who recorded it and on which host, against this user and host
+    # (runs/provenance.py); said before anything ran.
+    provenance: list[dict[str, Any]] = field(default_factory=list)
     failure: Failure | None = None
     stopped: str | None = None  # why nothing ran (--strict-env)
     worktree: str | None = None
@@ -152,6 +155,7 @@ class Report:
             "metrics": self.metrics,
             "variables": self.variables,
             "warnings": self.warnings,
+            "provenance": self.provenance,
             "failure": self.failure.to_dict() if self.failure else None,
             "stopped": self.stopped,
             "worktree": self.worktree,

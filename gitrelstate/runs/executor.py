@@ -33,7 +33,20 @@ def _now() -> str:
 
 
 def interpreter_for(command: Sequence[str], cwd: Path) -> str | None:
-    """The Python the command runs in (its packages are the ones to record)."""
+    """The Python whose live environment stands for a recorded command's.
+
+    For read-only commands (``diff``'s work-tree side, ``env check``, ``reproduce``):
+    never an interpreter the record or a committed shebang names unless it is where
+    the user put it (see :func:`gitrelstate.environment.live_python`); nothing a
+    state file names runs.
+    """
+    from gitrelstate.environment import live_python
+
+    return live_python(command, cwd)
+
+
+def recording_interpreter(command: Sequence[str], cwd: Path) -> str | None:
+    """The Python the command about to run uses (its packages are the ones to record)."""
     from gitrelstate.environment import find_python
 
     return find_python(command, cwd)
@@ -102,7 +115,7 @@ class Execution:
         python = (
             None
             if self.in_process
-            else interpreter_for(self.spec.command, self.repo.abspath(self.spec.wdir))
+            else recording_interpreter(self.spec.command, self.repo.abspath(self.spec.wdir))
         )
         return capture_environment(
             python=python,
