@@ -1,22 +1,35 @@
-"""The only module that talks to the YAML library.
+"""The only module that talks to the YAML libraries.
 
-Reading is defensive (size cap, no aliases, bounded nesting) because state files
-arrive through git from other people; writing is canonical (block style, keys in
-the order the caller built them, UTF-8, LF) so that the same state always gives
-the same bytes.
+Reading is defensive because state files arrive through git from other people, and
+it is one pass: libyaml's C parser (from PyYAML; ruamel's pure-Python parser where
+libyaml is missing) yields events, and :func:`_build` turns them into plain values
+while it checks them. Only the YAML 1.2 core schema is accepted (strings, integers,
+finite floats, booleans, null, mappings, sequences), with string keys, no aliases, no
+other tags and nesting of at most ``MAX_DEPTH`` levels, so every accepted document is
+also a JSON document with one meaning (the ``state_id`` of a release relies on that).
+
+Writing is canonical (ruamel: block style, keys in the order the caller built them,
+UTF-8, LF) so that the same state always gives the same bytes.
 """
 
 from __future__ import annotations
 
+import importlib
 import io
-from collections.abc import Mapping
+import math
+import re
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from gitrelstate.errors import StateFileError
+from gitrelstate.guard import limits
 
-MAX_FILE_BYTES = 64 * 1024 * 1024
-MAX_DEPTH = 64
+MAX_FILE_BYTES = limits.STATE_FILE.max_bytes  # kept for callers that check it themselves
+MAX_DEPTH = limits.MAX_DEPTH
+_YAML_HINT = "fix the file by hand or restore it with 'git checkout -- FILE'"
+_CORE = "tag:yaml.org,2002:"
+_MAP, _SEQ, _STR = f"{_CORE}map", f"{_CORE}seq", f"{_CORE}str"
 
 
 def _yaml(typ: str = "safe") -> Any:
@@ -32,33 +45,269 @@ def _yaml(typ: str = "safe") -> Any:
     return yaml
 
 
-def _check_events(text: str, source: str) -> None:
-    """Refuse aliases (billion-laughs bombs) and absurd nesting before building objects."""
-    from ruamel.yaml.error import YAMLError
-    from ruamel.yaml.events import AliasEvent, CollectionEndEvent, CollectionStartEvent
+# -- resolving plain scalars (the YAML 1.2 core schema, as ruamel reads it) -----------
 
-    depth = 0
+_Resolvers = dict[str, list[tuple[str, "re.Pattern[str]"]]]
+_resolvers: _Resolvers | None = None
+_not_str: dict[str, re.Pattern[str]] = {}
+
+
+def _plain_resolvers() -> _Resolvers:
+    """First character -> [(tag, regex)], taken from ruamel's own YAML 1.2 table so a
+    plain scalar means here exactly what it meant to the ruamel reader that wrote and
+    read every earlier state file (and every earlier ``state_id``)."""
+    global _resolvers
+    if _resolvers is None:
+        from ruamel.yaml.resolver import implicit_resolvers
+
+        table: _Resolvers = {}
+        for versions, tag, regexp, first in implicit_resolvers:
+            if (1, 2) in versions:
+                for ch in first:
+                    table.setdefault(ch, []).append((tag, re.compile(regexp.pattern, regexp.flags)))
+        for ch, found in table.items():
+            # One regex per first character: "does this plain text mean anything but a
+            # string?" (the writer asks it for every value).
+            _not_str[ch] = re.compile("|".join(f"(?:{r.pattern})" for _, r in found), re.X)
+        _resolvers = table
+    return _resolvers
+
+
+def _to_int(text: str) -> int:
+    digits = text.replace("_", "")
+    sign = -1 if digits[:1] == "-" else 1
+    digits = digits[1:] if digits[:1] in ("-", "+") else digits
+    if not digits or len(digits) > limits.MAX_INT_DIGITS:
+        raise ValueError("not a usable integer")
+    if digits[:2] in ("0b", "0x", "0o"):
+        value = int(digits[2:], {"0b": 2, "0x": 16, "0o": 8}[digits[:2]])
+    else:
+        value = int(digits)  # YAML 1.2: a leading 0 is not octal
+    value *= sign
+    if not limits.MIN_INT <= value <= limits.MAX_INT:
+        raise ValueError("integer out of the 64-bit range")
+    return value
+
+
+def _to_float(text: str) -> float:
+    value = float(text.replace("_", ""))
+    if not math.isfinite(value):
+        raise ValueError("number too large")
+    return value
+
+
+def _to_bool(text: str) -> bool:
+    return text[0] in "tT"
+
+
+def _to_null(text: str) -> None:
+    return None
+
+
+# The YAML 1.2 spellings of booleans and null, looked up before any regex.
+_WORDS: dict[str, bool | None] = {
+    **dict.fromkeys(("true", "True", "TRUE"), True),
+    **dict.fromkeys(("false", "False", "FALSE"), False),
+    **dict.fromkeys(("~", "null", "Null", "NULL"), None),
+}
+
+_CONSTRUCT: dict[str, Callable[[str], Any]] = {
+    f"{_CORE}int": _to_int,
+    f"{_CORE}float": _to_float,
+    f"{_CORE}bool": _to_bool,
+    f"{_CORE}null": _to_null,
+    f"{_CORE}timestamp": str,  # not in the core schema: a date stays the text it is
+    f"{_CORE}value": str,
+}
+
+
+def _scalar(event: Any, source: str) -> Any:
+    tag, text = event.tag, event.value
+    if tag is None and event.implicit[0]:
+        if not text:
+            return None
+        for found, regex in _plain_resolvers().get(text[0], ()):
+            if regex.match(text):
+                tag = found
+                break
+        else:
+            return text
+    elif tag is None or tag in ("!", _STR):
+        return text
+    if tag == f"{_CORE}merge":
+        raise _refuse(source, event, "'<<' merge keys are not allowed")
+    construct = _CONSTRUCT.get(tag)
+    if construct is None or (event.tag is not None and construct is str):
+        raise _refuse(source, event, f"the YAML tag {_shown_tag(tag)} is not allowed")
+    if event.tag is not None:
+        # An explicit core tag must fit its type (!!int 'abc' is not an integer).
+        # (!!float also takes an integer's spelling: '!!float 1' is 1.0.)
+        fits = (tag, f"{_CORE}int") if tag == f"{_CORE}float" else (tag,)
+        rules = [r for t, r in _plain_resolvers().get(text[:1], ()) if t in fits]
+        if not any(r.match(text) for r in rules):
+            raise _refuse(source, event, f"{text[:40]!r} is not a valid {_shown_tag(tag)}")
+    if text.lower().lstrip("+-") in (".inf", ".nan"):
+        raise _refuse(
+            source,
+            event,
+            f"{text} is not a finite number",
+            hint="state files hold JSON numbers: write null (or a string) for a value "
+            "that is not a finite number",
+        )
     try:
-        for event in _yaml().parse(text):
-            if isinstance(event, AliasEvent):
-                raise StateFileError(
-                    f"{source}: YAML aliases are not allowed in state files",
-                    hint="write the value out in full instead of using '*alias'",
-                )
-            if isinstance(event, CollectionStartEvent):
-                depth += 1
-                if depth > MAX_DEPTH:
-                    raise StateFileError(
-                        f"{source}: nesting deeper than {MAX_DEPTH} levels",
+        return construct(text)
+    except ValueError as exc:
+        raise _refuse(source, event, f"unreadable number {text[:40]!r} ({exc})") from None
+
+
+def _shown_tag(tag: str) -> str:
+    return "!!" + tag[len(_CORE) :] if tag.startswith(_CORE) else tag[:60]
+
+
+def _refuse(source: str, event: Any, why: str, hint: str | None = None) -> StateFileError:
+    mark = getattr(event, "start_mark", None)
+    where = f" (line {mark.line + 1})" if mark is not None else ""
+    return StateFileError(f"{source}: {why}{where}", hint=hint)
+
+
+# -- one pass from events to values ------------------------------------------------------
+
+
+_SCALAR, _MAP_START, _SEQ_START, _END, _ALIAS, _DOC, _OTHER = range(7)
+
+
+def _events(text: str) -> tuple[Callable[[], Any], dict[type, int], type[Exception]]:
+    """A function returning the next event of ``text`` (None at the end), each event
+    class's code, and the parser's error base."""
+    events: Any
+    error: type[Exception]
+    try:
+        # libyaml through PyYAML (imported by name: its type stubs are optional).
+        get = importlib.import_module("yaml._yaml").CParser(text).get_event
+        events = importlib.import_module("yaml.events")
+        error = importlib.import_module("yaml.error").YAMLError
+    except ImportError:  # no libyaml: the same events from ruamel, slower
+        stream = iter(_yaml().parse(text))
+        get = lambda: next(stream, None)  # noqa: E731
+        events = importlib.import_module("ruamel.yaml.events")
+        error = importlib.import_module("ruamel.yaml.error").YAMLError
+    codes = {
+        events.ScalarEvent: _SCALAR,
+        events.MappingStartEvent: _MAP_START,
+        events.SequenceStartEvent: _SEQ_START,
+        events.MappingEndEvent: _END,
+        events.SequenceEndEvent: _END,
+        events.AliasEvent: _ALIAS,
+        events.DocumentStartEvent: _DOC,
+    }
+    return get, codes, error
+
+
+def _build(text: str, source: str, text_keys: bool) -> Any:
+    """Values from the events of ``text``, checked as they come (see the module doc)."""
+    get, codes, error = _events(text)
+    resolvers = _plain_resolvers()
+    stack: list[Any] = []  # open containers, innermost last
+    top: Any = None  # stack[-1]
+    key: Any = _NO_KEY  # in a mapping: the key waiting for its value
+    keys: list[Any] = []  # the waiting keys of the enclosing mappings
+    root: Any = None
+    documents = nodes = 0
+    try:
+        while (event := get()) is not None:
+            code = codes.get(type(event), _OTHER)
+            nodes += 1
+            if code == _SCALAR:
+                text = event.value
+                if event.tag is not None or not event.implicit[0]:
+                    value: Any = text if event.tag in (None, "!", _STR) else None
+                    if value is None:
+                        value = _scalar(event, source)
+                elif text[:1] not in resolvers:
+                    value = text  # the common case: a plain word
+                elif text in _WORDS:
+                    value = _WORDS[text]
+                elif text.isdigit() and text.isascii() and len(text) < 19:
+                    value = int(text)
+                else:
+                    value = _scalar(event, source)
+                if key is _NO_KEY and type(top) is dict:
+                    if text_keys:
+                        value = text
+                    elif type(value) is not str:
+                        raise _refuse(source, event, f"mapping keys must be strings, not {value!r}")
+                    if value in top:
+                        raise _refuse(source, event, f"duplicate key {value[:80]!r}")
+                    key = value
+                    continue
+            elif code in (_MAP_START, _SEQ_START):
+                is_map = code == _MAP_START
+                if event.tag not in (None, "!", _MAP if is_map else _SEQ):
+                    shown = _shown_tag(event.tag)
+                    raise _refuse(source, event, f"the YAML tag {shown} is not allowed")
+                if len(stack) >= MAX_DEPTH:
+                    raise _refuse(
+                        source,
+                        event,
+                        f"nesting deeper than {MAX_DEPTH} levels",
                         hint="state files are shallow; this file is not one gitrelstate wrote",
                     )
-            elif isinstance(event, CollectionEndEvent):
-                depth -= 1
-    except YAMLError as exc:
+                if key is _NO_KEY and type(top) is dict:
+                    raise _refuse(source, event, "mapping keys must be strings")
+                value = {} if is_map else []
+            elif code == _END:
+                value = stack.pop()
+                key = keys.pop()
+                top = stack[-1] if stack else None
+                if top is None:
+                    root = value
+                continue
+            elif code == _ALIAS:
+                raise _refuse(
+                    source,
+                    event,
+                    "YAML aliases are not allowed in state files",
+                    hint="write the value out in full instead of using '*alias'",
+                )
+            else:
+                if code == _DOC:
+                    documents += 1
+                    if documents > 1:
+                        raise _refuse(source, event, "more than one YAML document")
+                    if event.version not in (None, (1, 2)):
+                        raise _refuse(source, event, "only YAML 1.2 documents are read")
+                continue
+            if nodes > limits.MAX_NODES:
+                raise _refuse(
+                    source,
+                    event,
+                    f"more than {limits.MAX_NODES} values",
+                    hint="gitrelstate refuses larger files (docs/spec.md, Limits)",
+                )
+            # place ``value`` (a scalar, or a container just opened) in its parent
+            if top is None:
+                root = value
+            elif type(top) is dict:
+                top[key] = value
+                key = _NO_KEY
+            else:
+                top.append(value)
+            if code != _SCALAR:
+                stack.append(value)
+                keys.append(key)
+                top, key = value, _NO_KEY
+    except (error, UnicodeEncodeError) as exc:
         raise StateFileError(
-            f"{source}: not valid YAML ({_first_line(exc)})",
-            hint="fix the file by hand or restore it with 'git checkout -- FILE'",
+            f"{source}: not valid YAML ({_first_line(exc)})", hint=_YAML_HINT
         ) from None
+    return root
+
+
+class _NoKey:
+    """A mapping whose next scalar is a key."""
+
+
+_NO_KEY = _NoKey()
 
 
 def _first_line(exc: BaseException) -> str:
@@ -66,44 +315,47 @@ def _first_line(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
-def loads(text: str, source: str) -> Any:
-    """Parse YAML text safely; errors name ``source``."""
-    from ruamel.yaml.error import YAMLError
-
-    _check_events(text, source)
+def _decode(raw: bytes, source: str, cap: limits.Cap) -> str:
+    cap.check(len(raw), source)
     try:
-        return _yaml().load(text)
-    except YAMLError as exc:
-        raise StateFileError(
-            f"{source}: not valid YAML ({_first_line(exc)})",
-            hint="fix the file by hand or restore it with 'git checkout -- FILE'",
-        ) from None
-    except (ValueError, TypeError, OverflowError) as exc:
-        raise StateFileError(f"{source}: unreadable value ({exc})") from None
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise StateFileError(f"{source}: not UTF-8 text") from None
 
 
-def read(path: Path, source: str | None = None) -> Any:
-    """Read and parse a YAML file with a size cap."""
+def loads(
+    text: str | bytes,
+    source: str,
+    *,
+    cap: limits.Cap = limits.STATE_FILE,
+    text_keys: bool = False,
+) -> Any:
+    """Parse a YAML state file safely (see the module doc); errors name ``source``.
+
+    ``cap`` is the kind's size limit, checked before parsing. ``text_keys`` reads every
+    mapping key as the text written (params files may say ``1: 0.5``); otherwise a
+    key must be a string.
+    """
+    if isinstance(text, bytes):
+        text = _decode(text, source, cap)
+    elif len(text) * 4 > cap.max_bytes:  # a character is at most 4 bytes in UTF-8
+        cap.check(len(text.encode("utf-8", "surrogatepass")), source)
+    return _build(text, source, text_keys)
+
+
+def read(path: Path, source: str | None = None, *, cap: limits.Cap = limits.STATE_FILE) -> Any:
+    """Read and parse a YAML file, reading no more than ``cap`` allows."""
     label = source or str(path)
     try:
         with open(path, "rb") as f:
-            raw = f.read(MAX_FILE_BYTES + 1)
+            raw = f.read(cap.max_bytes + 1)
     except FileNotFoundError:
         raise StateFileError(f"{label}: no such file") from None
     except IsADirectoryError:
         raise StateFileError(f"{label}: is a directory, not a state file") from None
     except OSError as exc:
         raise StateFileError(f"{label}: cannot read ({exc.strerror})") from None
-    if len(raw) > MAX_FILE_BYTES:
-        raise StateFileError(
-            f"{label}: larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB",
-            hint="state files are small; this is not one gitrelstate wrote",
-        )
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise StateFileError(f"{label}: not UTF-8 text") from None
-    return loads(text, label)
+    return loads(raw, label, cap=cap)
 
 
 def _plain(value: Any) -> Any:
@@ -115,8 +367,39 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def dumps(data: Mapping[str, Any]) -> str:
-    """Serialise ``data`` canonically (keys in the order given)."""
+def _ruamel_dumps(data: Mapping[str, Any]) -> str:
     stream = io.StringIO()
-    _yaml().dump(_plain(data), stream)
+    _writer().dump(_plain(data), stream)
     return stream.getvalue()
+
+
+def _ruamel_scalar(text: str) -> str:
+    line = _ruamel_dumps({"k": text})
+    return line[3:-1]  # 'k: VALUE\n' -> 'VALUE' (a multi-line result sends it all to ruamel)
+
+
+def _resolves_to_str(text: str) -> bool:
+    _plain_resolvers()
+    regex = _not_str.get(text[:1])
+    return regex is None or regex.match(text) is None
+
+
+_writer_instance: Any = None
+
+
+def _writer() -> Any:
+    global _writer_instance
+    if _writer_instance is None:
+        _writer_instance = _yaml()
+    return _writer_instance
+
+
+def dumps(data: Mapping[str, Any]) -> str:
+    """Serialise ``data`` canonically (keys in the order given), as ruamel writes it:
+    directly for the usual shapes of state files (:mod:`gitrelstate.state.yamlemit`),
+    through ruamel for anything else."""
+    from gitrelstate.state import yamlemit
+
+    return yamlemit.emit(
+        data, resolves_to_str=_resolves_to_str, scalar=_ruamel_scalar, document=_ruamel_dumps
+    )
