@@ -118,7 +118,20 @@ class Repo:
         return rel.as_posix() if str(rel) != "." else ""
 
     def abspath(self, relpath: str) -> Path:
-        return self.root / relpath if relpath else self.root
+        """``relpath`` (repo-relative, ``/``-separated) under the work tree.
+
+        Refuses an absolute path or a ``..`` component outright (``root / "/etc"`` is
+        ``/etc``); paths a state file names go through :meth:`resolve_inside`, which
+        also follows symlinks."""
+        if not relpath or relpath == ".":
+            return self.root
+        if relpath[0] == "/" or (".." in relpath and ".." in relpath.split("/")):
+            raise UnsafePathError(
+                f"{relpath[:200]!r} is not a path inside the repository",
+                hint="paths in state files are relative, '/'-separated and stay inside "
+                "the repository",
+            )
+        return self.root / relpath
 
     def resolve_inside(
         self,

@@ -75,7 +75,11 @@ def _execute(repo: Repo, stage: spec.StageSpec) -> int:
     execution = executor.Execution(repo, stage)
     with repo.locked():
         execution.begin()
-    workdir = repo.abspath(stage.wdir) if stage.wdir != "." else repo.root
+    workdir = (
+        repo.resolve_inside(stage.wdir, f"run '{stage.name}'", "wdir")
+        if stage.wdir != "."
+        else repo.root
+    )
     ui.echo(f"running '{stage.name}': {' '.join(stage.command)}")
     try:
         argv = executables.resolve_argv(stage.command)

@@ -192,6 +192,8 @@ def _named_python(argv: Sequence[str], cwd: Path | None) -> tuple[str | None, bo
         exe: str | None = os.path.abspath(path) if path.is_file() else None
     else:
         exe = executables.which(first)
+        if exe is None and cwd is not None and (cwd / first).is_file():
+            exe = str(cwd / first)  # read for its shebang only
     if exe is None:
         return None, False
     if _PYTHON_NAME.fullmatch(os.path.basename(exe)):

@@ -6,6 +6,8 @@ import os
 from fnmatch import fnmatchcase
 from pathlib import Path
 
+from gitrelstate.guard.paths import contained
+
 LOCKFILE_PATTERNS: tuple[str, ...] = (
     "requirements*.txt",
     "uv.lock",
@@ -51,7 +53,13 @@ def capture_lockfiles(repo_root: Path) -> dict[str, str]:
         entries.sort(key=lambda e: e.name)
         for entry in entries:
             try:
-                if entry.is_file() and _is_lockfile(entry.name, prefix.rstrip("/")):
+                if (
+                    entry.is_file()
+                    and _is_lockfile(entry.name, prefix.rstrip("/"))
+                    # A committed requirements.txt -> /anywhere would put the digest
+                    # of a file outside the repository into notes and records.
+                    and (not entry.is_symlink() or contained(repo_root, entry.path))
+                ):
                     hex_digest, _ = hashing.hash_file(entry.path)
                     found[prefix + entry.name] = hashing.content_id(hex_digest)
                 elif (

@@ -21,6 +21,7 @@ from typing import IO, Any
 from gitrelstate import git, ui
 from gitrelstate.errors import RelstateError
 from gitrelstate.guard import executables
+from gitrelstate.guard.paths import contained
 from gitrelstate.remotes.remote import Remote
 from gitrelstate.remotes.remote import resolve as resolve_remote
 from gitrelstate.repo import RUNS_DIR, Repo
@@ -300,21 +301,29 @@ class Session:
                 check.note = f"differs at commit {self.target.commit[:12]} from what ran"
             self.report.inputs.append(check)
 
+    def _inside(self, path: Path) -> bool:
+        """Whether ``path`` (symlinks resolved) is in the worktree, outside its .git and
+        .relstate: a symlink committed where a dependency or output lives must not make
+        the report a hash oracle for files elsewhere on this machine."""
+        return contained(self.wt.root, path, [self.wt.git_dir, self.wt.common_dir])
+
     def _hash(self, rel: str) -> str | None:
         path = self.wt.abspath(rel)
-        if not os.path.lexists(path):
+        if not os.path.lexists(path) or not self._inside(path):
             return None
         return tracking.snapshot(self.wt, path, store=False).hash
 
     def _check_outputs(self, record: RunRecord) -> None:
         for out in record.outs:
             path = self.wt.abspath(out.path)
-            snap = tracking.snapshot(self.wt, path, store=False) if path.exists() else None
+            present = path.exists() and self._inside(path)
+            snap = tracking.snapshot(self.wt, path, store=False) if present else None
             check = OutputCheck(out.path, record.name, out.hash, snap.hash if snap else None)
             if not check.match and snap is not None and snap.manifest is not None:
                 check.files = _folder_changes(self.repo, out, snap.manifest.entries)
             self.report.outputs.append(check)
-            if not check.match and out.path in record.metrics:
+            readable = present or not os.path.lexists(path)  # absent: every value is gone
+            if not check.match and out.path in record.metrics and readable:
                 self.report.metrics.extend(_metrics_changes(path, out.path, record))
         self.wt.statcache.flush()
 

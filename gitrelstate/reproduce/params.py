@@ -16,6 +16,8 @@ from typing import Any
 
 from gitrelstate import fsutil, hashing, values
 from gitrelstate.errors import RelstateError
+from gitrelstate.guard.paths import resolve_inside
+from gitrelstate.repo import STATE_DIR
 from gitrelstate.state import yamlio
 from gitrelstate.state.record import RunRecord
 
@@ -59,8 +61,12 @@ def restore_params(
     for file, recorded in record.params.items():
         keys = list(keyed[file]) if file in keyed else None
         check = ParamsCheck(file)
-        path = root / file
         try:
+            # Read and written: a symlink committed at that commit must not lead the
+            # rewrite out of the worktree (or into its .git / .relstate).
+            path = resolve_inside(
+                root, file, f"run '{record.name}'", "params", guarded=[root / STATE_DIR]
+            )
             found = current_values(path, file, keys)
         except RelstateError as exc:
             check.problem = exc.message

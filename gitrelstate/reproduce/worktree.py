@@ -21,8 +21,8 @@ from types import FrameType
 
 from gitrelstate import fsutil, git
 from gitrelstate.errors import RelstateError
+from gitrelstate.guard.paths import inside
 from gitrelstate.repo import Repo
-from gitrelstate.workspace.walk import inside
 
 # A file in <git common dir>/worktrees/<id>/: "<pid> <host>" of the reproduction.
 MARKER = "relstate-reproduce"
@@ -85,6 +85,12 @@ def _prepare_folder(repo: Repo, workdir: Path | None) -> Path:
             )
         return path
     path = Path(os.path.abspath(workdir))
+    if path.is_symlink():
+        # The worktree is removed afterwards: through a symlink, that could be anywhere.
+        raise RelstateError(
+            f"--workdir {workdir} is a symlink",
+            hint="give a new folder (it is created) or an empty real one",
+        )
     if path.exists() and (not path.is_dir() or any(path.iterdir())):
         raise RelstateError(
             f"--workdir {workdir}: exists and is not an empty folder",
@@ -101,7 +107,10 @@ def _prepare_folder(repo: Repo, workdir: Path | None) -> Path:
 
 def _inside_repository(repo: Repo, path: Path) -> bool:
     real = os.path.realpath(path)
-    return inside(real, str(repo.root)) or inside(real, os.path.realpath(repo.common_dir))
+    return any(
+        inside(real, os.path.realpath(folder))
+        for folder in (repo.root, repo.git_dir, repo.common_dir)
+    )
 
 
 def _add(repo: Repo, path: Path, commit: str) -> Path:

@@ -19,7 +19,7 @@ from typing import Any
 
 from gitrelstate import faults, fsutil, git, ui, values
 from gitrelstate.errors import RelstateError
-from gitrelstate.repo import Repo
+from gitrelstate.repo import RUNS_DIR, Repo
 from gitrelstate.runs.codestate import code_state
 from gitrelstate.runs.records import record_path
 from gitrelstate.runs.spec import StageSpec
@@ -78,7 +78,8 @@ class Execution:
             self.deps.append(artifact)
             self.deps_before[rel] = artifact.hash
         for file, keys in self.spec.params:
-            flat = values.flatten(values.load_structured(self.repo.abspath(file), file))
+            path = self._inside(file, "params")
+            flat = values.flatten(values.load_structured(path, file))
             self.params[file] = (
                 values.select(flat, keys, file) if keys else dict(sorted(flat.items()))
             )
@@ -91,10 +92,19 @@ class Execution:
         paths = list(self.spec.deps) + [f for f, _ in self.spec.params]
         return list(dict.fromkeys(paths))
 
+    def _inside(self, rel: str, key: str) -> Path:
+        """Where ``rel`` really is; refused when a symlink on the way leaves the work tree
+        (a rerun takes its paths from a record, which came through Git)."""
+        return self.repo.resolve_inside(rel, f"run '{self.spec.name}'", key)
+
     def _check_paths(self) -> None:
+        if self.spec.wdir != ".":
+            self._inside(self.spec.wdir, "wdir")
         for rel in self._dep_paths():
-            if not os.path.lexists(self.repo.abspath(rel)):
+            if not os.path.lexists(self._inside(rel, "deps")):
                 raise RelstateError(f"dependency {rel} does not exist")
+        for rel in (*self.spec.outs, *self.spec.metrics):
+            self._inside(rel, "outs")
         for rel in (*self.spec.outs, *self.spec.metrics):
             if git.is_tracked(self.repo.root, rel):
                 raise RelstateError(
@@ -154,9 +164,11 @@ class Execution:
                 "no record was written",
                 hint="make sure nothing else writes them during the run, then run again",
             )
+        for rel in (*self.spec.outs, *self.spec.metrics):
+            self._inside(rel, "outs")  # the command may have made a symlink out of the tree
         outs = [_bind_output(self.repo, rel) for rel in (*self.spec.outs, *self.spec.metrics)]
         metrics = {
-            rel: values.flatten(values.load_structured(self.repo.abspath(rel), rel))
+            rel: values.flatten(values.load_structured(self._inside(rel, "metrics"), rel))
             for rel in self.spec.metrics
         }
         extra: dict[str, Any] = {}
@@ -182,8 +194,19 @@ class Execution:
             host=socket.gethostname(),
             extra=extra,
         )
-        path = record_path(self.repo, self.spec.name)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        # A real folder inside the work tree: a committed .relstate/runs symlink must not
+        # send the record (or its temp file) anywhere else.
+        runs_dir = self.repo.resolve_inside(
+            RUNS_DIR, f"run '{self.spec.name}'", "record", allow_state=True, follow_symlinks=False
+        )
+        runs_dir.mkdir(parents=True, exist_ok=True)
+        path = self.repo.resolve_inside(
+            f"{RUNS_DIR}/{self.spec.name}.yaml",
+            f"run '{self.spec.name}'",
+            "record",
+            allow_state=True,
+            follow_symlinks=False,
+        )
         fsutil.remove_stale_tmps(path.parent)  # a killed run's temp record: never commit it
         faults.checkpoint("runner.record")
         fsutil.write_text_atomic(path, yamlio.dumps(record.to_dict()))

@@ -152,13 +152,52 @@ class RunRecord:
             host=str(doc.get("host", "")),
             # env_vars and param_keys have their canonical place in KEYS but no field:
             # they travel in ``extra`` (a rerun, reproduce and env check read them there).
-            extra=model.extras(doc, [k for k in KEYS if k not in ("env_vars", "param_keys")]),
+            extra=_checked_extra(
+                model.extras(doc, [k for k in KEYS if k not in ("env_vars", "param_keys")]),
+                source,
+            ),
         )
 
 
 def _values_by_file(doc: Mapping[str, Any], key: str, source: str) -> dict[str, Any]:
-    """``params`` / ``metrics``: file -> {dotted key -> value}; both levels mappings."""
+    """``params`` / ``metrics``: file -> {dotted key -> value}; both levels mappings.
+
+    The files are read (``diff``, ``reproduce``) and written (``reproduce`` restores
+    params), so their names obey the same path rules as every other stored path."""
     found = model.optional(doc, key, dict, source) or {}
     for file, values in found.items():
+        check_relpath(file, source, f"{key} file")
         model.check_type(values, f"{key}.{file}", dict, source)
     return dict(found)
+
+
+_MAX_NAMES = 10_000
+_MAX_NAME_CHARS = 1024
+
+
+def _checked_extra(extra: dict[str, Any], source: str) -> dict[str, Any]:
+    """``param_keys`` (params file -> the keys recorded) and ``env_vars`` (variable
+    names or patterns): the shapes a rerun and ``reproduce`` rely on."""
+    keyed = extra.get("param_keys")
+    if keyed is not None:
+        model.check_type(keyed, "param_keys", dict, source)
+        for file, keys in keyed.items():
+            check_relpath(file, source, "param_keys file")
+            _check_names(keys, f"param_keys.{file}", source)
+    if extra.get("env_vars") is not None:
+        _check_names(extra["env_vars"], "env_vars", source)
+    return extra
+
+
+def _check_names(names: object, key: str, source: str) -> None:
+    if (
+        not isinstance(names, list)
+        or len(names) > _MAX_NAMES
+        or not all(
+            isinstance(n, str) and 0 < len(n) <= _MAX_NAME_CHARS and n.isprintable() for n in names
+        )
+    ):
+        raise StateFileError(
+            f"{source}: '{key}' must be a list of names (printable text, "
+            f"at most {_MAX_NAME_CHARS} characters each)"
+        )
