@@ -35,6 +35,11 @@ def _value(value: object) -> str:
     return f"<code>{md(text)}</code>"
 
 
+def _word(text: str) -> str:
+    """Our own vocabulary (a status, a layer name) as is; anything else as a value."""
+    return text if text.replace(" ", "").isalpha() and text.isascii() else _value(text)
+
+
 def render_markdown(diff: StateDiff, *, limit: int = MD_LIMIT) -> str:
     """The comment; rows per section shrink until it fits in ``limit`` characters."""
     for per_section in (200, 100, 50, 20, 5, 0):
@@ -77,19 +82,19 @@ def _markdown(diff: StateDiff, per_section: int) -> list[str]:
     ]
     for name, layer in diff.layers.items():
         flag = "**yes**" if layer.changed else "no"
-        out.append(f"| {md(name)} | {flag} | {summary(layer, _value)} |")
+        out.append(f"| {_word(name)} | {flag} | {summary(layer, _value)} |")
     out.append("")
     for name, layer in diff.layers.items():
         if not layer.changed:
             continue
         found = rows(layer, _value)
-        out.append(f"<details><summary><b>{md(name)}</b>: {summary(layer, _value)}</summary>")
+        out.append(f"<details><summary><b>{_word(name)}</b>: {summary(layer, _value)}</summary>")
         out.append("")
         if found and per_section:
             out.append("| | what | detail |")
             out.append("| --- | --- | --- |")
             for status, what, detail in found[:per_section]:
-                out.append(f"| {md(status)} | {_value(what)} | {detail} |")
+                out.append(f"| {_word(status)} | {_value(what)} | {detail} |")
         if len(found) > per_section:
             out.append("")
             out.append(
