@@ -43,7 +43,7 @@ def library(distribution: str) -> Iterator[None]:
     try:
         yield
     except ImportError as exc:
-        missing = exc.name or distribution
+        missing = (exc.name or distribution).partition(".")[0]
         raise RelstateError(
             f"this export needs {distribution} (module '{missing}' is not installed)",
             hint=INSTALL_HINT,
@@ -108,10 +108,13 @@ def clean_url(url: str) -> str | None:
         return None
     if not parts.scheme or parts.scheme == "file" or not host:
         return None
+    netloc = host + (f":{port}" if port is not None else "")
+    cleaned = redact_text(urlunsplit((parts.scheme.lower(), netloc, parts.path, "", "")))
     # A user name can itself be a token (https://<token>@host/...): only ssh's 'git' stays.
-    user = "git@" if parts.username == "git" and parts.password is None else ""
-    netloc = f"{user}{host}" + (f":{port}" if port is not None else "")
-    return redact_text(urlunsplit((parts.scheme.lower(), netloc, parts.path, "", "")))
+    if parts.username == "git" and parts.password is None:
+        scheme, _, rest = cleaned.partition("://")
+        cleaned = f"{scheme}://git@{rest}"
+    return cleaned
 
 
 def browse_url(repository: str, commit: str) -> str:

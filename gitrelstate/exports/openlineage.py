@@ -169,8 +169,10 @@ def events(state: ExportState) -> list[Any]:
                 run=run, job=job, inputs=inputs, outputs=outputs, producer=PRODUCER,
             )
         )  # fmt: skip
+    # By time; at one recorded second, upstream stages first, each START before COMPLETE.
+    stage = {record.name: i for i, record in enumerate(state.runs)}
     order = {"START": 0, "COMPLETE": 1}
-    out.sort(key=lambda e: (e.eventTime, order[e.eventType.value], e.job.name))
+    out.sort(key=lambda e: (e.eventTime, stage[e.job.name], order[e.eventType.value]))
     return out
 
 

@@ -165,8 +165,24 @@ def from_run(repo: Repo, record: RunRecord, repository: str | None) -> ExportSta
 
 
 def _pipeline_order(runs: tuple[RunRecord, ...]) -> tuple[RunRecord, ...]:
-    """Upstream stages first (by start time, then name): a stable order for every format."""
-    return tuple(sorted(runs, key=lambda r: (r.started, r.finished, r.name)))
+    """Upstream stages first (a stage after every stage that made one of its inputs), ties
+    by start time, finish and name: a stable order for every format, even when the
+    recorded times (whole seconds) are equal."""
+
+    def key(r: RunRecord) -> tuple[str, str, str]:
+        return (r.started, r.finished, r.name)
+
+    made_by = {o.path: r.name for r in runs for o in r.outs}
+    needs = {r.name: {made_by[d.path] for d in r.deps if made_by.get(d.path, r.name) != r.name}
+             for r in runs}  # fmt: skip
+    todo = sorted(runs, key=key)
+    done: list[RunRecord] = []
+    while todo:
+        ready = [r for r in todo if not needs[r.name] - {d.name for d in done}]
+        chosen = ready[0] if ready else todo[0]  # a cycle (never recorded): time order
+        done.append(chosen)
+        todo.remove(chosen)
+    return tuple(done)
 
 
 def repository_url(repo: Repo) -> str | None:
