@@ -48,10 +48,10 @@ def export(
     target = None
     if output is not None and output != "-":
         target = cwd / output
-        if not target.parent.is_dir():
+        if not target.parent.is_dir() or target.is_dir():
+            problem = "is a folder" if target.is_dir() else f"folder {target.parent} does not exist"
             raise RelstateError(
-                f"cannot write {output}: folder {target.parent} does not exist",
-                hint="create the folder first, or give another -o path",
+                f"cannot write {output}: {problem}", hint="give -o the path of a file to write"
             )
     if emit is not None:
         from gitrelstate.exports import openlineage
@@ -64,8 +64,13 @@ def export(
     else:
         text = render(repo, ref, fmt)
     if target is not None:
-        fsutil.write_text_atomic(target, text)
+        try:
+            fsutil.write_text_atomic(target, text)
+        except (PermissionError, IsADirectoryError, NotADirectoryError) as exc:
+            raise RelstateError(
+                f"cannot write {output}: {exc.strerror}", hint="give -o a file you can write"
+            ) from None
         ui.echo(f"wrote {output} ({len(text.encode('utf-8'))} bytes)")
-    elif emit is None:
+    elif emit is None or output == "-":
         ui.result(text.removesuffix("\n"))
     return 0

@@ -26,8 +26,10 @@ INSTALL_HINT: Final = "install the export libraries: pip install 'gitrelstate[ex
 
 
 def dumps(doc: Any) -> str:
-    """Deterministic JSON: sorted keys, two-space indent, raw UTF-8, final newline."""
-    return json.dumps(doc, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    """Deterministic JSON: sorted keys, two-space indent, final newline; ASCII only (as
+    OpenLineage's serialiser writes), so no name can carry a control or bidi character
+    and the file and the terminal get the same bytes."""
+    return json.dumps(doc, sort_keys=True, indent=2, ensure_ascii=True, allow_nan=False) + "\n"
 
 
 def text_value(value: Any) -> str:

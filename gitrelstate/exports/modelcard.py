@@ -15,7 +15,7 @@ from typing import Any, Final
 from gitrelstate.exports import common
 from gitrelstate.exports.digests import Digests
 from gitrelstate.exports.source import ExportState, Previous
-from gitrelstate.guard.text import md
+from gitrelstate.guard.text import md, term
 
 #: Shown by name in the environment section when installed (every package is counted).
 KEY_PACKAGES: Final = frozenset(
@@ -59,7 +59,9 @@ def code(value: str) -> str:
 
 
 def fenced(lines: list[str], info: str = "sh") -> list[str]:
-    """A fenced block longer than any backtick run inside it (so nothing closes it early)."""
+    """A fenced block longer than any backtick run inside it (so nothing closes it early);
+    control and invisible characters shown as escapes."""
+    lines = [term(line, one_line=True) for line in lines]
     longest = max((len(run) for line in lines for run in re.findall(r"`+", line)), default=0)
     fence = "`" * max(3, longest + 1)
     return [f"{fence}{info}", *lines, fence]
@@ -229,7 +231,8 @@ def _environment(env: Mapping[str, Any]) -> list[str]:
         f"- platform: {text(system)}",
     ]
     if cpu:
-        facts.append(f"- CPU: {text(cpu.get('model') or 'unknown')}, {cpu.get('count')} cores")
+        count = f", {cpu['count']} cores" if isinstance(cpu.get("count"), int) else ""
+        facts.append(f"- CPU: {text(cpu.get('model') or 'unknown')}{count}")
     if hardware.get("memory_bytes"):
         facts.append(f"- memory: {size(int(hardware['memory_bytes']))}")
     for gpu in hardware.get("gpus") or []:
