@@ -15,6 +15,7 @@ row that breaks out of its table). Two functions close both:
 
 from __future__ import annotations
 
+import functools
 import re
 
 # What must never reach a terminal raw: C0 controls (but newline and tab), DEL and the
@@ -31,8 +32,13 @@ _INVISIBLE = (
     "\uffa0\ufff9-\ufffb\U000110bd\U000110cd\U00013430-\U0001343f\U0001bca0-\U0001bca3"
     "\U0001d173-\U0001d17a\U000e0001\U000e0020-\U000e007f"
 )
-_UNSAFE_TEXT = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{_INVISIBLE}]")
-_UNSAFE_LINE = re.compile(f"[\x00-\x08\x0a-\x1f\x7f-\x9f{_INVISIBLE}]")
+
+
+@functools.cache
+def _unsafe(one_line: bool) -> re.Pattern[str]:
+    # Compiled on first need (about 1 ms): most runs print only printable ASCII.
+    newline = "\x0a" if one_line else ""
+    return re.compile(f"[\x00-\x08{newline}\x0b-\x1f\x7f-\x9f{_INVISIBLE}]")
 
 
 def _escape(match: re.Match[str]) -> str:
@@ -50,8 +56,10 @@ def term(text: str, *, one_line: bool = False) -> str:
     """``text`` with every control, format and invisible character as a visible escape
     (ESC → ``\\u001b``, U+202E → ``\\u202e``); newline and tab stay unless ``one_line``
     (for a value inside a line: a name must not start a line of its own)."""
-    pattern = _UNSAFE_LINE if one_line else _UNSAFE_TEXT
-    if pattern.search(text) is None:  # the common case: nothing to copy
+    if text.isascii() and text.isprintable():  # the common case, 5x faster than search
+        return text
+    pattern = _unsafe(one_line)
+    if pattern.search(text) is None:
         return text
     return pattern.sub(_escape, text)
 
@@ -75,12 +83,18 @@ class Styled(str):
 _PUNCTUATION = "!\"#$%&'()*+,./:;<=>?@[\\]^_`{|}~"
 _MD_TABLE: dict[int, str] = {ord(c): f"&#{ord(c)};" for c in _PUNCTUATION}
 _MD_TABLE[ord("@")] = "&#64;<!-- -->"
+# For ASCII text the same as a list indexed by code point: twice as fast as the dict
+# (past its end, str.translate would raise and catch an IndexError per character).
+_MD_ASCII = [_MD_TABLE.get(cp, chr(cp)) for cp in range(128)]
 # Line breaks (and tab, which could indent) become a space: a value stays on its line,
 # inside its table row. Every other control is escaped visibly by term() first.
-_MD_BREAKS: dict[int, str] = {ord(c): " " for c in "\t\n\v\f\r\x1c\x1d\x1e\x85\u2028\u2029"}
+_MD_BREAKS = "[\t\n\v\f\r\x1c\x1d\x1e\x85\u2028\u2029]"
 
 
 def md(text: str) -> str:
     """``text`` as inert Markdown inline content (for a table cell, a ``<code>`` element
     or a list item): it renders as the same characters and as nothing else."""
-    return term(text.translate(_MD_BREAKS), one_line=True).translate(_MD_TABLE)
+    if text.isascii() and text.isprintable():
+        return text.translate(_MD_ASCII)
+    text = term(re.sub(_MD_BREAKS, " ", text), one_line=True)  # re caches the pattern
+    return text.translate(_MD_ASCII if text.isascii() else _MD_TABLE)
