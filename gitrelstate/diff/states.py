@@ -12,12 +12,13 @@ from typing import Any
 
 from gitrelstate import git, ui, values
 from gitrelstate.errors import RelstateError
+from gitrelstate.guard import limits
 from gitrelstate.releases import registry
 from gitrelstate.repo import RUNS_DIR, Repo
 from gitrelstate.runs import codestate, executor, records
 from gitrelstate.state import yamlio
 from gitrelstate.state.manifest import Manifest
-from gitrelstate.state.pointer import SUFFIX, DataPointer
+from gitrelstate.state.pointer import SUFFIX, DataPointer, parse_canonical
 from gitrelstate.state.record import Artifact, RunRecord
 from gitrelstate.state.release import ModelRef, Release
 
@@ -169,7 +170,11 @@ class State:
             else:
                 files = {f: () for f in record.metrics}
             for file, keys in files.items():
-                path = self.repo.abspath(file)
+                # A record names the file: it must stay inside the work tree (a pull
+                # request must not make diff print ../creds.json).
+                path = self.repo.resolve_inside(
+                    file, f"{RUNS_DIR}/{record.name}.yaml", "params" if params else "metrics"
+                )
                 if not path.is_file():
                     continue
                 flat = values.flatten(values.load_structured(path, file))
@@ -212,17 +217,21 @@ def _commit_note(repo: Repo, commit: str | None) -> dict[str, Any] | None:
 
 def _pointers_at(repo: Repo, rev: str) -> dict[str, Artifact]:
     """Tracked paths as the pointers committed in ``rev`` name them."""
-    listing = git.run(repo.root, ["ls-tree", "-r", "-z", rev], check=False)
+    listing = git.run(repo.root, ["ls-tree", "-r", "-l", "-z", rev], check=False)
     blobs: dict[str, str] = {}
     for entry in listing.split("\0"):
         meta, _, path = entry.partition("\t")
         fields = meta.split()
-        if len(fields) == 3 and fields[1] == "blob" and path.endswith(SUFFIX):
+        if len(fields) == 4 and fields[1] == "blob" and path.endswith(SUFFIX):
+            # Refused by its size before git hands over the bytes.
+            limits.POINTER.check(int(fields[3]) if fields[3].isdigit() else 0, f"{rev}:{path}")
             blobs[fields[2]] = path
     found: dict[str, Artifact] = {}
     for sha, raw in git.read_blobs(repo.root, list(blobs)).items():
         where = f"{rev}:{blobs[sha]}"
-        pointer = DataPointer.from_dict(yamlio.loads(raw.decode("utf-8"), where), where)
+        text = raw.decode("utf-8", "replace")
+        doc = parse_canonical(text) or yamlio.loads(raw, where, cap=limits.POINTER)
+        pointer = DataPointer.from_dict(doc, where)
         folder, _, name = blobs[sha].rpartition("/")
         if name[: -len(SUFFIX)] != pointer.path:
             continue  # a pointer describing something other than its neighbour

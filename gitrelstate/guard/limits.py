@@ -10,7 +10,10 @@ naming the file and the cap, never parsed slowly.
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass
+from pathlib import Path
 
 from gitrelstate.errors import StateFileError
 
@@ -77,3 +80,29 @@ _HINTS = {
     "a params or metrics file": "params and metrics are recorded by value: keep these "
     "files small (put large results in outputs, -o)",
 }
+
+
+def read_capped(path: Path, cap: Cap, source: str) -> bytes:
+    """The bytes of the regular file ``path``, refused unread when larger than ``cap``.
+
+    A device, a FIFO or a symlink to one (``/dev/zero``, ``/dev/tty``) is refused before
+    the first byte: opened without blocking, checked with ``fstat``.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        raise StateFileError(f"{source}: no such file") from None
+    except IsADirectoryError:
+        raise StateFileError(f"{source}: is a directory, not a file") from None
+    except OSError as exc:
+        raise StateFileError(f"{source}: cannot read ({exc.strerror})") from None
+    with os.fdopen(fd, "rb") as f:
+        info = os.fstat(f.fileno())
+        if stat.S_ISDIR(info.st_mode):
+            raise StateFileError(f"{source}: is a directory, not a file")
+        if not stat.S_ISREG(info.st_mode):
+            raise StateFileError(f"{source}: not a regular file")
+        cap.check(info.st_size, source)
+        raw = f.read(cap.max_bytes + 1)
+    cap.check(len(raw), source)
+    return raw

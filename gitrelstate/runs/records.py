@@ -2,30 +2,41 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from gitrelstate import fsutil, git
 from gitrelstate.errors import RelstateError
+from gitrelstate.guard import limits
 from gitrelstate.repo import RUNS_DIR, Repo
-from gitrelstate.state import yamlio
+from gitrelstate.state import model
 from gitrelstate.state.record import RunRecord, check_run_name
+from gitrelstate.store import parsed
 
 
 def record_path(repo: Repo, name: str) -> Path:
     return repo.root / RUNS_DIR / f"{name}.yaml"
 
 
+def parse(repo: Repo, raw: bytes, source: str) -> RunRecord:
+    """A run record from its file's bytes: bounded, strict, its code section checked
+    (its commit is passed to git), parsed once per content (:mod:`gitrelstate.store.parsed`)."""
+    doc = parsed.loads(parsed.folder_of(repo.private_dir), raw, source, cap=limits.RECORD)
+    record = RunRecord.from_dict(doc, source)
+    model.check_code(record.code, source)
+    return record
+
+
 def load_record(repo: Repo, name: str) -> RunRecord:
     check_run_name(name)
     path = record_path(repo, name)
-    if not path.exists():
+    source = f"{RUNS_DIR}/{name}.yaml"
+    if not os.path.lexists(path):
         raise RelstateError(
             f"no run named '{name}'", hint="record one with: git relstate run -n NAME -- CMD..."
         )
-    return RunRecord.from_dict(
-        yamlio.read(path, f"{RUNS_DIR}/{name}.yaml"), f"{RUNS_DIR}/{name}.yaml"
-    )
+    return parse(repo, limits.read_capped(path, limits.RECORD, source), source)
 
 
 def all_records(repo: Repo) -> list[RunRecord]:
@@ -51,18 +62,17 @@ def _latest(records: list[RunRecord]) -> RunRecord | None:
 
 def records_at(repo: Repo, rev: str) -> list[RunRecord]:
     """The run records committed in ``rev``'s tree."""
-    listing = git.run(repo.root, ["ls-tree", "-z", rev, f"{RUNS_DIR}/"], check=False)
+    listing = git.run(repo.root, ["ls-tree", "-l", "-z", rev, f"{RUNS_DIR}/"], check=False)
     blobs = {}
     for entry in listing.split("\0"):
         meta, _, path = entry.partition("\t")
         fields = meta.split()
-        if len(fields) == 3 and fields[1] == "blob" and path.endswith(".yaml"):
+        if len(fields) == 4 and fields[1] == "blob" and path.endswith(".yaml"):
+            # Refused before git hands over the bytes.
+            limits.RECORD.check(int(fields[3]) if fields[3].isdigit() else 0, f"{rev}:{path}")
             blobs[fields[2]] = path
     contents = git.read_blobs(repo.root, list(blobs))
-    return [
-        RunRecord.from_dict(yamlio.loads(raw.decode("utf-8"), blobs[sha]), f"{rev}:{blobs[sha]}")
-        for sha, raw in contents.items()
-    ]
+    return [parse(repo, raw, f"{rev}:{blobs[sha]}") for sha, raw in contents.items()]
 
 
 def find_run(repo: Repo, ref: str | None) -> Found:

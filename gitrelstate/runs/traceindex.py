@@ -10,10 +10,10 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 from gitrelstate import git
 from gitrelstate.errors import RelstateError
+from gitrelstate.guard import limits
 from gitrelstate.repo import STATE_DIR, Repo
 from gitrelstate.state import yamlio
 from gitrelstate.state.record import RunRecord
@@ -61,7 +61,7 @@ class TraceIndex:
         if sorted(seen) == tips:
             return 0
         changes = list(git.log_file_changes(self.repo.root, ["--all", "--not", *seen], WATCHED))
-        blobs = git.read_blobs(self.repo.root, sorted({c.blob for c in changes}))
+        blobs = git.read_blobs(self.repo.root, _small_blobs(self.repo, {c.blob for c in changes}))
         rows = []
         for change in changes:
             raw = blobs.get(change.blob)
@@ -97,7 +97,10 @@ class TraceIndex:
                 continue
             for path in sorted(base.glob("*.yaml")):
                 rel = path.relative_to(self.repo.root).as_posix()
-                raw = path.read_bytes()
+                try:
+                    raw = limits.read_capped(path, limits.STATE_FILE, rel)
+                except RelstateError:
+                    continue
                 blob = git.blob_id(raw)
                 if (rel, blob) in committed:
                     continue
@@ -106,11 +109,26 @@ class TraceIndex:
                         yield Production(out_hash, kind, name, rel, None, None, blob)
 
 
+def _small_blobs(repo: Repo, shas: set[str]) -> list[str]:
+    """The blobs small enough to be state files, asked of git before any is read."""
+    if not shas:
+        return []
+    out = git.run(
+        repo.root, ["cat-file", "--batch-check"], input="".join(f"{s}\n" for s in shas).encode()
+    )
+    fields = (line.split() for line in out.splitlines())
+    return sorted(
+        f[0]
+        for f in fields
+        if len(f) == 3 and f[1] == "blob" and int(f[2]) <= limits.STATE_FILE.max_bytes
+    )
+
+
 def _outputs_of(raw: bytes, path: str) -> list[tuple[str, str, str]]:
     """(content id, kind, name) of everything a record says it produced."""
     try:
-        doc = yamlio.loads(raw.decode("utf-8"), path)
-    except (RelstateError, UnicodeDecodeError):
+        doc = yamlio.loads(raw, path)
+    except RelstateError:
         return []
     if not isinstance(doc, dict):
         return []
@@ -121,9 +139,15 @@ def _outputs_of(raw: bytes, path: str) -> list[tuple[str, str, str]]:
             return []
         return [(o.hash, "run", record.name) for o in record.outs]
     if doc.get("kind") == "release":
-        produced = []
-        model = doc.get("model")
-        if isinstance(model, dict) and isinstance(model.get("hash"), str):
-            produced.append((model["hash"], "release", str(doc.get("name", Path(path).stem))))
-        return produced
+        from gitrelstate.state.release import Release, compute_state_id
+
+        try:
+            release = Release.from_dict(doc, path)
+            if compute_state_id(doc) != release.state_id:
+                return []  # an edited release vouches for nothing
+        except RelstateError:
+            return []
+        model = release.model
+        if model is not None and model.hash is not None:
+            return [(model.hash, "release", release.name)]
     return []

@@ -15,10 +15,14 @@ from itertools import repeat
 from typing import NamedTuple
 
 from gitrelstate.errors import StateFileError
+from gitrelstate.guard import jsonload, limits
 from gitrelstate.state import FORMAT_VERSION
 from gitrelstate.state.paths import RESERVED_PREFIX, check_relpath
 
 KIND = "manifest"
+# A listing's size is bounded where it is read (by the file count its pointer
+# declares, guard/reads); this is the cap for a listing whose origin says nothing.
+LISTING = limits.Cap("a folder listing", 256 * limits.MiB)
 _HEX = re.compile(r"[0-9a-f]{64}")
 _HEXES = re.compile(r"[0-9a-f]*")
 # Newline-terminated relative paths, each as paths.check_relpath's fast path
@@ -64,10 +68,9 @@ class Manifest:
 
     @classmethod
     def from_bytes(cls, raw: bytes, source: str) -> Manifest:
-        try:
-            data = json.loads(raw)
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise StateFileError(f"{source}: manifest is not valid JSON ({exc})") from None
+        """Parse and validate a listing: bounded (size, nesting), every entry checked."""
+        # Entries are checked one by one below, so numbers need no second walk.
+        data = jsonload.loads(raw, source, cap=LISTING, check_values=False)
         if not isinstance(data, dict) or data.get("kind") != KIND:
             raise StateFileError(f"{source}: not a directory manifest")
         version = data.get("relstate")
@@ -106,7 +109,7 @@ def _fast_entries(raw_entries: list[object]) -> dict[str, Entry] | None:
         and all(type(h) is str for h in hexes)
         and all(type(n) is int for n in sizes)
         and all(type(x) is bool for x in execs)
-        and (not sizes or min(sizes) >= 0)
+        and (not sizes or (min(sizes) >= 0 and max(sizes) <= limits.MAX_INT))
         and len(set(paths)) == len(paths)
     ):
         return None
@@ -137,7 +140,7 @@ def _checked_entries(raw_entries: list[object], source: str) -> dict[str, Entry]
             or not _HEX.fullmatch(item[1])
             or not isinstance(item[2], int)
             or isinstance(item[2], bool)
-            or item[2] < 0
+            or not 0 <= item[2] <= limits.MAX_INT
             or not isinstance(item[3], bool)
         ):
             raise StateFileError(f"{source}: malformed manifest entry {str(item)[:120]}")
@@ -173,14 +176,10 @@ def changed_entries(
     old_lines, new_lines = _canonical_lines(old_raw), _canonical_lines(new_raw)
     if old_lines is not None and new_lines is not None:
         try:
-            gone = _checked_entries(
-                [json.loads(line) for line in old_lines.difference(new_lines)], source
-            )
-            came = _checked_entries(
-                [json.loads(line) for line in new_lines.difference(old_lines)], source
-            )
+            gone = _checked_entries(_parse_lines(old_lines - new_lines, source), source)
+            came = _checked_entries(_parse_lines(new_lines - old_lines, source), source)
             return gone, came
-        except (ValueError, StateFileError):
+        except StateFileError:
             pass  # the full reader below reports it properly
     old = Manifest.from_bytes(old_raw, source).entries
     new = Manifest.from_bytes(new_raw, source).entries
@@ -188,6 +187,16 @@ def changed_entries(
         {k: e for k, e in old.items() if new.get(k) != e},
         {k: e for k, e in new.items() if old.get(k) != e},
     )
+
+
+def _parse_lines(lines: set[bytes], source: str) -> list[object]:
+    """Entry lines parsed together, as one bounded JSON array (each entry is one level)."""
+    parsed = jsonload.loads(
+        b"[" + b",".join(lines) + b"]", source, cap=LISTING, depth=2, check_values=False
+    )
+    if not isinstance(parsed, list):
+        raise StateFileError(f"{source}: malformed manifest entries")
+    return parsed
 
 
 def _canonical_lines(raw: bytes) -> set[bytes] | None:

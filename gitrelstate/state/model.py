@@ -7,10 +7,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from gitrelstate.errors import StateFileError
+from gitrelstate.guard import limits
 from gitrelstate.state import FORMAT_VERSION
 
 HASH_ALGO = "blake3"
 _HASH_RE = re.compile(r"blake3:[0-9a-f]{64}")
+# A git object id (SHA-1 or SHA-256), exactly: recorded commits are passed to git, and
+# a "commit" such as '--output=FILE' would be read as an option.
+_COMMIT_RE = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 HEADER_KEYS = ("relstate", "kind")
 _TYPE_NAMES = {
     dict: "a mapping",
@@ -87,8 +91,8 @@ def check_hash(value: object, source: str, key: str = "hash") -> str:
 def check_size(value: object, source: str, key: str = "size") -> int:
     check_type(value, key, int, source)
     assert isinstance(value, int)
-    if value < 0:
-        raise StateFileError(f"{source}: '{key}' must not be negative")
+    if not 0 <= value <= limits.MAX_INT:
+        raise StateFileError(f"{source}: '{key}' must be between 0 and {limits.MAX_INT}")
     return value
 
 
@@ -102,3 +106,31 @@ def ordered(data: Mapping[str, Any], order: Sequence[str]) -> dict[str, Any]:
 def extras(data: Mapping[str, Any], known: Sequence[str]) -> dict[str, Any]:
     """The keys this version does not know about, kept so a rewrite preserves them."""
     return {k: v for k, v in data.items() if k not in known}
+
+
+def check_commit(value: object, source: str, key: str = "code.commit") -> str | None:
+    """A recorded commit: a full git object id (40 or 64 hex digits), or null."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _COMMIT_RE.fullmatch(value):
+        raise StateFileError(
+            f"{source}: '{key}' must be a full git commit id (40 or 64 hex digits) or null, "
+            f"got {str(value)[:80]!r}"
+        )
+    return value
+
+
+def check_code(value: object, source: str, key: str = "code") -> dict[str, Any]:
+    """The ``code`` section of a record or release: ``commit`` (an object id or null),
+    ``branch`` (text or null), ``dirty`` (true/false), ``diff`` (a content id); other
+    keys are kept as they are."""
+    if value is None:
+        return {}
+    code = check_type(value, key, dict, source)
+    check_commit(code.get("commit"), source, f"{key}.commit")
+    for field, types in (("branch", str), ("dirty", bool)):
+        if code.get(field) is not None:
+            check_type(code[field], f"{key}.{field}", types, source)
+    if code.get("diff") is not None:
+        check_hash(code["diff"], source, f"{key}.diff")
+    return dict(code)

@@ -55,12 +55,25 @@ def release_path(name: str) -> str:
 
 
 def compute_state_id(doc: Mapping[str, Any]) -> str:
-    """blake3 over the canonical JSON of every key but ``state_id`` itself."""
+    """blake3 over the canonical JSON of every key but ``state_id`` itself.
+
+    Injective: the document holds only JSON values (the YAML reader accepts nothing
+    else: string keys, finite numbers), and JSON tells apart what YAML tells apart
+    (1 and 1.0 and "1" and true), so two documents share an id only if they are equal.
+    Anything that is not plain JSON data is refused here rather than turned into text.
+    """
     content = {k: v for k, v in doc.items() if k != "state_id"}
-    canonical = json.dumps(
-        content, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
-    )
-    return hashing.content_id(hashing.hash_bytes(canonical.encode("utf-8")))
+    try:
+        canonical = json.dumps(
+            content, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+        )
+    except (TypeError, ValueError) as exc:
+        raise StateFileError(
+            f"release content is not plain data ({exc})",
+            hint="release files hold only strings, finite numbers, true/false, null, "
+            "mappings with string keys and lists",
+        ) from None
+    return hashing.content_id(hashing.hash_bytes(canonical.encode("utf-8", "surrogatepass")))
 
 
 @dataclass(frozen=True)
@@ -162,16 +175,23 @@ class Release:
         for i, body in enumerate(model.optional(doc, "runs", list, source) or []):
             if not isinstance(body, dict):
                 raise StateFileError(f"{source}: runs[{i}] must be a mapping")
-            runs.append(RunRecord.from_dict({"relstate": 1, "kind": "run", **body}, source))
+            run = RunRecord.from_dict({"relstate": 1, "kind": "run", **body}, source)
+            model.check_code(run.code, source, f"runs[{i}].code")
+            runs.append(run)
         model_doc = doc.get("model")
         dirty = model.optional(doc, "dirty", list, source) or []
+        if not all(isinstance(d, str) for d in dirty):
+            raise StateFileError(f"{source}: 'dirty' must be a list of strings")
+        author = model.optional(doc, "author", dict, source) or {}
+        if not all(isinstance(v, str) for v in author.values()):
+            raise StateFileError(f"{source}: 'author' must map names to strings")
         return cls(
             name=name,
             state_id=state_id,
-            created=str(doc.get("created", "")),
-            author=model.optional(doc, "author", dict, source) or {},
-            message=str(doc.get("message") or ""),
-            code=model.optional(doc, "code", dict, source) or {},
+            created=model.optional(doc, "created", str, source) or "",
+            author=author,
+            message=model.optional(doc, "message", str, source) or "",
+            code=model.check_code(doc.get("code"), source),
             model=None if model_doc is None else ModelRef.from_dict(model_doc, source),
             data=tuple(
                 Artifact.from_dict(a, source, "data")
@@ -179,8 +199,8 @@ class Release:
             ),
             runs=tuple(runs),
             environment=model.optional(doc, "environment", dict, source) or {},
-            allow_dirty=bool(doc.get("allow_dirty")),
-            dirty=tuple(str(d) for d in dirty),
+            allow_dirty=bool(model.optional(doc, "allow_dirty", bool, source)),
+            dirty=tuple(dirty),
             extra=model.extras(doc, KEYS),
         )
 

@@ -346,16 +346,7 @@ def loads(
 def read(path: Path, source: str | None = None, *, cap: limits.Cap = limits.STATE_FILE) -> Any:
     """Read and parse a YAML file, reading no more than ``cap`` allows."""
     label = source or str(path)
-    try:
-        with open(path, "rb") as f:
-            raw = f.read(cap.max_bytes + 1)
-    except FileNotFoundError:
-        raise StateFileError(f"{label}: no such file") from None
-    except IsADirectoryError:
-        raise StateFileError(f"{label}: is a directory, not a state file") from None
-    except OSError as exc:
-        raise StateFileError(f"{label}: cannot read ({exc.strerror})") from None
-    return loads(raw, label, cap=cap)
+    return loads(limits.read_capped(path, cap, label), label, cap=cap)
 
 
 def _plain(value: Any) -> Any:

@@ -7,10 +7,12 @@ from dataclasses import dataclass
 
 from gitrelstate import fsutil, git, hashing
 from gitrelstate.errors import RelstateError
+from gitrelstate.guard import limits
 from gitrelstate.repo import Repo
 from gitrelstate.state import yamlio
-from gitrelstate.state.pointer import SUFFIX, DataPointer
+from gitrelstate.state.pointer import SUFFIX, DataPointer, parse_canonical
 from gitrelstate.state.record import Artifact
+from gitrelstate.store import parsed
 from gitrelstate.workspace import pointers
 
 
@@ -27,14 +29,15 @@ def recorded_pointers(repo: Repo, revs: Sequence[str], *, work_tree: bool) -> li
     ``work_tree``, those in the work tree now (uncommitted ones included)."""
     found: dict[str, Recorded] = {}
     if revs and git.has_commits(repo.root):
-        blobs = git.blobs_matching(repo.root, revs, SUFFIX)
+        blobs = _within(repo, git.blobs_matching(repo.root, revs, SUFFIX), limits.POINTER)
         contents = git.read_blobs(repo.root, list(blobs))
         for sha, raw in contents.items():
             where = f"{blobs[sha]} (in history)"
             try:
-                data = yamlio.loads(raw.decode("utf-8"), where)
+                text = raw.decode("utf-8", "replace")
+                data = parse_canonical(text) or yamlio.loads(raw, where, cap=limits.POINTER)
                 pointer = DataPointer.from_dict(data, where)
-            except (RelstateError, UnicodeDecodeError):
+            except RelstateError:
                 continue  # an old broken pointer references nothing we can keep
             found.setdefault(pointer.hash, Recorded(where, pointer))
     if work_tree:
@@ -50,9 +53,11 @@ def release_pointers(repo: Repo, revs: Sequence[str], *, work_tree: bool) -> lis
     from gitrelstate.state.release import RELEASES_DIR, Release
 
     def artifacts(doc: object, where: str) -> list[Artifact]:
+        # Content only, not releases.registry's checks: an edited release still keeps
+        # the objects it names alive (gc errs on the side of keeping).
         return Release.from_dict(doc, where).artifacts()
 
-    return _state_file_pointers(repo, revs, work_tree, RELEASES_DIR, artifacts)
+    return _state_file_pointers(repo, revs, work_tree, RELEASES_DIR, artifacts, limits.RELEASE)
 
 
 def run_pointers(repo: Repo, revs: Sequence[str], *, work_tree: bool) -> list[Recorded]:
@@ -67,7 +72,7 @@ def run_pointers(repo: Repo, revs: Sequence[str], *, work_tree: bool) -> list[Re
         deps = [d for d in record.deps if not git.is_tracked(repo.root, d.path)]
         return [*record.outs, *deps]
 
-    return _state_file_pointers(repo, revs, work_tree, RUNS_DIR, artifacts)
+    return _state_file_pointers(repo, revs, work_tree, RUNS_DIR, artifacts, limits.RECORD)
 
 
 def _state_file_pointers(
@@ -76,11 +81,13 @@ def _state_file_pointers(
     work_tree: bool,
     folder_rel: str,
     artifacts_of: Callable[[object, str], list[Artifact]],
+    cap: limits.Cap,
 ) -> list[Recorded]:
     docs: list[tuple[str, bytes]] = []
     if revs and git.has_commits(repo.root):
         blobs = git.blobs_matching(repo.root, revs, ".yaml")
         wanted = {sha: path for sha, path in blobs.items() if path.startswith(folder_rel + "/")}
+        wanted = _within(repo, wanted, cap)
         for sha, raw in git.read_blobs(repo.root, list(wanted)).items():
             docs.append((f"{wanted[sha]} (in history)", raw))
     if work_tree:
@@ -88,18 +95,39 @@ def _state_file_pointers(
         if folder.is_dir():
             for path in sorted(folder.glob("*.yaml")):
                 if not fsutil.is_tmp_name(path.name):
-                    docs.append((f"{folder_rel}/{path.name}", path.read_bytes()))
+                    where = f"{folder_rel}/{path.name}"
+                    try:
+                        docs.append((where, limits.read_capped(path, cap, where)))
+                    except RelstateError:
+                        continue
     found: dict[str, Recorded] = {}
+    kept = parsed.folder_of(repo.private_dir)
     for where, raw in docs:
         try:
-            found_artifacts = artifacts_of(yamlio.loads(raw.decode("utf-8"), where), where)
-        except (RelstateError, UnicodeDecodeError):
+            found_artifacts = artifacts_of(parsed.loads(kept, raw, where, cap=cap), where)
+        except RelstateError:
             continue
         for artifact in found_artifacts:
             name = artifact.path.rpartition("/")[2]
             pointer = DataPointer(name, artifact.hash, artifact.size, artifact.nfiles)
             found.setdefault(pointer.hash, Recorded(f"{where}: {artifact.path}", pointer))
     return list(found.values())
+
+
+def _within(repo: Repo, blobs: dict[str, str], cap: limits.Cap) -> dict[str, str]:
+    """The blobs no larger than ``cap``, asked of git before any is read: a file over
+    the cap cannot be a valid state file, and reading it would cost its size."""
+    if not blobs:
+        return blobs
+    out = git.run(
+        repo.root, ["cat-file", "--batch-check"], input="".join(f"{s}\n" for s in blobs).encode()
+    )
+    small = set()
+    for line in out.splitlines():
+        fields = line.split()
+        if len(fields) == 3 and fields[1] == "blob" and int(fields[2]) <= cap.max_bytes:
+            small.add(fields[0])
+    return {sha: path for sha, path in blobs.items() if sha in small}
 
 
 @dataclass
