@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from gitrelstate import fsutil, ui
+from gitrelstate import ui
 from gitrelstate.errors import RelstateError
-from gitrelstate.remotes.remote import redact_url
+from gitrelstate.remotes.remote import pin, redact_url, save_config_doc
 from gitrelstate.repo import Repo
-from gitrelstate.state import FORMAT_VERSION, yamlio
 from gitrelstate.state import config as config_model
-from gitrelstate.state.config import is_secret_option
+from gitrelstate.state import yamlio
 
 
 def parse_option(text: str) -> tuple[str, Any]:
@@ -46,9 +44,7 @@ def _set_dotted(target: dict[str, Any], key: str, value: Any) -> None:
 
 
 def _save(repo: Repo, doc: dict[str, Any], local: bool) -> None:
-    path = repo.local_config_path if local else repo.config_path
-    doc["relstate"] = FORMAT_VERSION  # writers write the latest version
-    fsutil.write_text_atomic(path, yamlio.dumps(config_model.ordered(doc)))
+    save_config_doc(repo, doc, local=local)
 
 
 def remote_add(
@@ -66,19 +62,24 @@ def remote_add(
     if not url.strip():
         raise RelstateError("the remote URL is empty")
     parsed = [parse_option(o) for o in options]
+    opts: dict[str, Any] = {}
+    for key, value in parsed:
+        _set_dotted(opts, key, value)
     if not local:
-        secrets = [k for k, _ in parsed if is_secret_option(k)]
+        secrets = config_model.secret_option_names(opts)
         if secrets:
             raise RelstateError(
                 f"refusing to write secret option(s) {', '.join(secrets)} to the committed "
-                ".relstate/config.yaml",
+                ".relstate/config.yaml (by their name, their value, or because HTTP headers "
+                "carry credentials)",
                 hint="store credentials per machine: add --local (writes .relstate/"
                 "config.local.yaml, which is git-ignored), or use your cloud credential chain",
             )
         if redact_url(url) != url:
             raise RelstateError(
-                "refusing to write a URL with embedded credentials to the committed config",
-                hint="remove user:password@ from the URL and use --local options instead",
+                "refusing to write a URL with embedded credentials to the committed config "
+                "(user info, or a token or signature in its query)",
+                hint="remove them from the URL and use --local options instead",
             )
     with repo.locked():
         doc = repo.read_config_doc(local=local)
@@ -90,9 +91,8 @@ def remote_add(
                 hint="use --force to replace it, or 'git relstate remote remove' first",
             )
         spec: dict[str, Any] = {"url": url}
-        opts: dict[str, Any] = {}
-        for key, value in parsed:
-            _set_dotted(opts, key, value)
+        if local and "pinned" in (remotes.get(name) or {}):
+            spec["pinned"] = remotes[name]["pinned"]
         if opts:
             spec["options"] = opts
         if client is not None:
@@ -102,6 +102,7 @@ def remote_add(
         if default or first:
             doc["default_remote"] = name
         _save(repo, doc, local)
+        _bind(repo, name, url, local=local)
     where = "config.local.yaml" if local else "config.yaml"
     ui.echo(f"added remote '{name}' -> {redact_url(url)} in .relstate/{where}")
     if default or first:
@@ -109,14 +110,29 @@ def remote_add(
     return 0
 
 
-def _masked(options: dict[str, Any]) -> dict[str, Any]:
-    out = copy.deepcopy(options)
-    for key, value in out.items():
-        if isinstance(value, dict):
-            out[key] = _masked(value)
-        elif is_secret_option(key):
-            out[key] = "***"
-    return out
+def _bind(repo: Repo, name: str, url: str, *, local: bool) -> None:
+    """This user set the remote up: bind the local settings to the committed ones as they
+    are now (a later change to the committed ones is refused until confirmed)."""
+    has_local = bool((repo.read_config_doc(local=True).get("remotes") or {}).get(name))
+    if local or has_local or config_model.is_relative_folder(url):
+        pin(repo, name)
+
+
+def _masked(options: Mapping[str, Any]) -> dict[str, Any]:
+    """``options`` as shown: secret values (by name, by value, headers) as ``***``."""
+    secret = set(config_model.secret_option_names(options))
+
+    def walk(node: Mapping[str, Any], prefix: str) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            dotted = f"{prefix}{key}"
+            if isinstance(value, Mapping):
+                out[key] = walk(value, dotted + ".")
+            else:
+                out[key] = "***" if dotted in secret else value
+        return out
+
+    return walk(options, "")
 
 
 def remote_list(repo: Repo) -> int:
@@ -128,7 +144,12 @@ def remote_list(repo: Repo) -> int:
         mark = "*" if name == config.default_remote else " "
         opts = _masked(dict(remote.options))
         shown = " ".join(f"{k}={v}" for k, v in opts.items())
-        ui.result(f"{mark} {name}\t{redact_url(remote.url)}{chr(9) + shown if shown else ''}")
+        state = config_model.binding(remote)
+        note = {
+            "changed": "\t(not used: its committed settings changed, see 'git relstate push')",
+            "folder": "\t(not used: a committed relative folder, see 'git relstate push')",
+        }.get(state, "")
+        ui.result(f"{mark} {name}\t{redact_url(remote.url)}{chr(9) + shown if shown else ''}{note}")
     return 0
 
 

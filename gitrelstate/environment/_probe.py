@@ -19,8 +19,10 @@ from typing import Any
 MARKER = "relstate-probe:"
 
 _NORMALISE = re.compile(r"[-_.]+")
-# A password in a URL's user info; a bare user name (git@...) or ${VAR} is kept.
-_URL_PASSWORD = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)([^/@]*)@")
+# A password in a URL's user info (it may hold '/': redis://:pa/ss@host); a bare user
+# name (git@...) or ${VAR} is kept; host:port/path@x is no user info.
+_URL_PASSWORD = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)([^\s/?#@:]*(?::[^\s@]*)?)@")
+_PORT_THEN_PATH = re.compile(r"[^:]+:[0-9]{1,5}/.*")
 
 
 def normalise_name(name: str) -> str:
@@ -64,11 +66,18 @@ def _headers(text: str) -> tuple[str | None, str | None]:
 
 
 def strip_url_password(url: str) -> str:
-    """Drop user info that carries a password or token; keep ``git@`` and ``${VAR}`` forms."""
+    """An install URL as it may leave this process: without user info that could carry a
+    password or token (``git@`` and ``${VAR}`` stay), query or fragment (presigned
+    signatures, ``?token=``). The probe runs in another interpreter, where gitrelstate
+    cannot be imported; the caller then passes the whole document through
+    ``gitrelstate.guard.secrets.redact``, which knows every other secret shape."""
+    url = url.split("#", 1)[0].split("?", 1)[0]
     m = _URL_PASSWORD.match(url)
     if not m:
         return url
     userinfo = m.group(2)
+    if _PORT_THEN_PATH.fullmatch(userinfo):
+        return url
     if ":" not in userinfo and (userinfo == "git" or userinfo.startswith("${")):
         return url
     if userinfo.startswith("${") and userinfo.endswith("}"):

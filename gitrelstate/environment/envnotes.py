@@ -7,6 +7,10 @@ different machines never edit the same file, and their notes never conflict
 ``refs/notes/relstate`` along to the same git remote; :func:`fetch_notes` brings
 other people's notes in, merging them (a note both sides hold keeps the local one).
 
+Notes leave the machine on every push, unreviewed, so what goes into one passes
+:func:`gitrelstate.guard.secrets.redact` when it is written, and before a push every
+note the push would send is scanned with the same rules (``notescan``).
+
 A note is a state file (``kind: environment``) in canonical YAML::
 
     relstate: 1
@@ -26,6 +30,7 @@ from typing import Any
 
 from gitrelstate import git
 from gitrelstate.errors import RelstateError, StateFileError
+from gitrelstate.guard import secrets
 from gitrelstate.repo import Repo
 from gitrelstate.state import FORMAT_VERSION, model, yamlio
 
@@ -41,13 +46,16 @@ def capture(repo: Repo) -> dict[str, Any]:
     """The environment a commit is made in: the Python on PATH (the project's, when a
     virtualenv is active) and everything else ``capture_environment`` records."""
     from gitrelstate.environment import capture_environment, find_python, load_or_create_secret_key
+    from gitrelstate.environment.variables import configured_patterns
 
-    return capture_environment(
+    key = load_or_create_secret_key(repo.private_dir)
+    doc = capture_environment(
         python=find_python((), repo.root),
         repo_root=repo.root,
-        variables=tuple(repo.environment_variables()),
-        secret_key=load_or_create_secret_key(repo.private_dir),
+        variables=tuple(configured_patterns(repo)),
+        secret_key=key,
     )
+    return dict(secrets.redact(doc, key))
 
 
 def note_document(commit: str, environment: Mapping[str, Any]) -> dict[str, Any]:
@@ -70,14 +78,19 @@ def resolve_commit(repo: Repo, rev: str) -> str | None:
     return out.strip() or None
 
 
-def write_note(repo: Repo, commit: str, doc: Mapping[str, Any]) -> None:
-    """Attach ``doc`` to ``commit`` (replacing an older note of ours)."""
+def write_note(repo: Repo, commit: str, doc: Mapping[str, Any]) -> str:
+    """Attach ``doc``, redacted, to ``commit`` (replacing an older note of ours); return
+    the note's blob id."""
+    from gitrelstate.environment.variables import load_or_create_secret_key
+
+    clean = secrets.redact(doc, load_or_create_secret_key(repo.private_dir))
     # Through a blob and -C, so git stores the bytes as they are (-m/-F would
     # clean them up like a commit message).
     blob = git.run(
-        repo.root, ["hash-object", "-w", "--stdin"], input=yamlio.dumps(doc).encode("utf-8")
+        repo.root, ["hash-object", "-w", "--stdin"], input=yamlio.dumps(clean).encode("utf-8")
     ).strip()
     git.run(repo.root, ["notes", f"--ref={NOTES_REF}", "add", "-f", "-C", blob, commit])
+    return blob
 
 
 def record(repo: Repo, rev: str = "HEAD") -> str:
@@ -103,9 +116,14 @@ def read_document(repo: Repo, rev: str) -> dict[str, Any] | None:
     if not blob:
         return None
     raw = git.read_blobs(repo.root, [blob]).get(blob)
-    source = f"environment note of commit {commit[:12]} ({NOTES_REF})"
     if raw is None:
         return None
+    return parse_note(raw, commit)
+
+
+def parse_note(raw: bytes, commit: str) -> dict[str, Any]:
+    """A note's document, checked (StateFileError when it is not a valid note)."""
+    source = f"environment note of commit {commit[:12]} ({NOTES_REF})"
     if len(raw) > MAX_NOTE_BYTES:
         raise StateFileError(f"{source}: larger than {MAX_NOTE_BYTES // (1024 * 1024)} MiB")
     try:
@@ -130,18 +148,26 @@ def has_notes(repo: Repo) -> bool:
 
 def push_notes(repo: Repo, git_remote: str) -> None:
     """Send the notes to ``git_remote`` (a remote name or URL); when the remote has
-    notes this clone lacks, fetch and merge them first. Raises RelstateError."""
+    notes this clone lacks, fetch and merge them first. Whatever the push would send is
+    checked for secrets first (:func:`gitrelstate.environment.notescan.clean_notes`).
+    Raises RelstateError."""
+    from gitrelstate.environment import notescan
+
     if not has_notes(repo):
         return
+    notescan.clean_before_push(repo, git_remote)
     args = ["push", "--quiet", "--no-verify", git_remote, f"{NOTES_REF}:{NOTES_REF}"]
     try:
         git.run(repo.root, args)
+        notescan.remember_pushed(repo, git_remote, NOTES_REF)
         return
     except RelstateError:
         pass  # most likely someone else pushed notes first: merge theirs, then retry
     fetch_notes(repo, git_remote)
+    notescan.clean_before_push(repo, git_remote)
     try:
         git.run(repo.root, args)
+        notescan.remember_pushed(repo, git_remote, NOTES_REF)
     except RelstateError as exc:
         raise RelstateError(
             f"could not push the environment notes ({NOTES_REF}) to {git_remote}: {exc.message}",
@@ -174,7 +200,11 @@ def fetch_notes(repo: Repo, git_remote: str) -> bool:
         raise RelstateError(
             f"could not fetch the environment notes from {git_remote}: {exc.message}"
         ) from None
+    from gitrelstate.environment import notescan
+
     try:
+        # What the remote has is public there already: the notes scan skips it.
+        notescan.remember_pushed(repo, git_remote, FETCHED_REF)
         if has_notes(repo):
             git.run(
                 repo.root,

@@ -8,14 +8,16 @@ guessed value without the repository's private key, which is never committed.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from gitrelstate import hashing
 from gitrelstate.errors import RelstateError
+from gitrelstate.guard import secrets
+
+if TYPE_CHECKING:
+    from gitrelstate.repo import Repo
 
 # Known to change what a program computes, or which code and devices it runs on.
 DEFAULT_PATTERNS: tuple[str, ...] = (
@@ -80,53 +82,51 @@ DEFAULT_PATTERNS: tuple[str, ...] = (
     "DYLD_LIBRARY_PATH",
 )
 
-KEY_BYTES = 32
+KEY_BYTES = secrets.KEY_BYTES
 KEY_FILE = "secret.key"
+# A pattern from the committed config must name its variables: a wildcard needs a
+# literal prefix this long ('MYAPP_*', 'LC_*'), so a pull request cannot widen the
+# capture to every variable ('*', '?*', '*_URL') and have pre-push publish them.
+MIN_COMMITTED_PREFIX = 3
 
-# Checked against each word of the upper-cased name (split at '_', '-', '.').
-# Word-wise so that TOKENIZERS_PARALLELISM, KEYBOARD or GIT_AUTHOR_NAME are not
-# secrets, while API_KEY, GITHUB_TOKEN, apiKey and OAUTH_CLIENT are.
-_SECRET_WORD = re.compile(
-    r".*(SECRET|PASSWORD|PASSWD|PASSPHRASE|CREDENTIAL|PRIVATE|COOKIE|APIKEY).*"
-    r"|.*TOKEN|TOKENS|.*KEY|KEYS|O?AUTH[NZ]?|AUTHORI[SZ]ATION|PASS|PWD|PW|SALT|DSN|SAS"
-    r"|SIGNATURE"
-)
-_SECRET_NAME = re.compile(r"CONNECTION_?STR(ING)?|CONNSTR")
-# PWD and OLDPWD are folders that every shell sets, not passwords.
-_NOT_SECRET = frozenset({"PWD", "OLDPWD"})
-# A URL with a password in it, whatever the variable is called (DATABASE_URL=...).
-_URL_WITH_PASSWORD = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/\s@:]*:[^/\s@]+@")
+# The rules live in guard.secrets (one rule set for every sink); these names stay for
+# the callers that imported them from here.
+is_secret_name = secrets.is_secret_name
+is_secret = secrets.is_secret_variable
+redact = secrets.digest
+check_key = secrets.check_key
 
 
-def is_secret_name(name: str) -> bool:
-    """Whether a variable's name says it holds a credential."""
-    upper = name.upper()
-    if upper in _NOT_SECRET:
-        return False
-    if _SECRET_NAME.search(upper):
-        return True
-    return any(_SECRET_WORD.fullmatch(word) for word in re.split(r"[^A-Z0-9]+", upper) if word)
+def committed_pattern_problem(pattern: str) -> str | None:
+    """Why ``pattern`` from the committed config is not honoured, or None when it is."""
+    wild = [i for i in (pattern.find(c) for c in "*?[") if i >= 0]
+    if not wild or min(wild) >= MIN_COMMITTED_PREFIX:
+        return None
+    return (
+        f"'{pattern}' in .relstate/config.yaml (environment.variables) would capture "
+        "variables nobody named; it is ignored"
+    )
 
 
-def is_secret(name: str, value: str) -> bool:
-    """Whether a variable must be redacted: by its name, or by a password in its value."""
-    return is_secret_name(name) or bool(_URL_WITH_PASSWORD.search(value))
+def configured_patterns(repo: Repo) -> list[str]:
+    """The ``environment.variables`` patterns to capture: the local config's as they are,
+    the committed config's without wildcards that could match anything (warned about)."""
+    from gitrelstate import ui
 
-
-def redact(name: str, value: str, key: bytes | None) -> dict[str, str]:
-    """The record of a secret: a keyed digest, bound to the name so equal values do not show."""
-    if key is None:
-        # Without the repository's key no digest is safe to write; a change then goes unseen.
-        return {"redacted": "unkeyed"}
-    check_key(key)
-    digest = hashing.keyed_hex(key, name.encode() + b"\0" + value.encode(errors="surrogateescape"))
-    return {"redacted": f"blake3-keyed:{digest}"}
-
-
-def check_key(key: bytes) -> bytes:
-    if not isinstance(key, bytes) or len(key) != KEY_BYTES:
-        raise ValueError(f"secret_key must be {KEY_BYTES} bytes")
-    return key
+    patterns: list[str] = []
+    for local in (False, True):
+        env = repo.read_config_doc(local=local).get("environment") or {}
+        for pattern in (str(p) for p in env.get("variables") or []):
+            problem = None if local else committed_pattern_problem(pattern)
+            if problem is None:
+                patterns.append(pattern)
+            else:
+                ui.warn(problem)
+                ui.stderr(
+                    "hint: name the variables, or give a prefix (MYAPP_*); patterns of your "
+                    "own go in .relstate/config.local.yaml or 'run -e'"
+                )
+    return patterns
 
 
 def selected_names(names: Iterable[str], patterns: Sequence[str]) -> list[str]:
@@ -144,7 +144,8 @@ def capture_variables(
     out: dict[str, Any] = {}
     for name in selected_names(env, patterns):
         value = env[name]
-        out[name] = redact(name, value, secret_key) if is_secret(name, value) else _text(value)
+        secret = secrets.is_secret_variable(name, value)
+        out[name] = secrets.digest(name, value, secret_key) if secret else _text(value)
     return out
 
 

@@ -70,8 +70,41 @@ def updates_from_environment(environ: Mapping[str, str]) -> list[RefUpdate]:
     return [RefUpdate(local, to_ref, remote, from_ref)]
 
 
+def check_pushed_notes(repo: Repo, git_remote: str | None, updates: Sequence[RefUpdate]) -> None:
+    """Refuse a push that sends environment notes holding secrets (``git push origin
+    refs/notes/relstate`` by hand; the automatic notes push checks its own). The notes ref
+    is redacted first (and merged with the remote's notes), so pushing again sends clean
+    ones."""
+    from gitrelstate.environment import envnotes, notescan
+
+    for u in updates:
+        if u.deletes or not u.local_ref.startswith("refs/notes/"):
+            continue
+        public = [] if u.creates else [u.remote_sha]
+        if u.local_ref != envnotes.NOTES_REF:
+            if notescan.clean_notes(repo, u.local_sha, public=public, dry_run=True):
+                raise RelstateError(
+                    f"the notes in {u.local_ref} hold what looks like secrets",
+                    hint=f"do not push them; delete the ref: git update-ref -d {u.local_ref}",
+                )
+            continue
+        cleaned = notescan.clean_notes(repo, u.local_sha, public=public)
+        if not cleaned:
+            continue
+        if git_remote and not u.creates:
+            envnotes.fetch_notes(repo, git_remote)  # so that the next push fast-forwards
+        raise RelstateError(
+            f"the environment notes being pushed held what looks like secrets ({cleaned[0]}"
+            f"{f' and {len(cleaned) - 1} more' if len(cleaned) > 1 else ''}); they are now "
+            f"redacted in {envnotes.NOTES_REF}",
+            hint="push the notes again: the redacted ones will go",
+        )
+
+
 def data_to_push(repo: Repo, git_remote: str | None, updates: Sequence[RefUpdate]) -> list[Tracked]:
-    """The tracked data the pushed commits need (each object once)."""
+    """The tracked data the pushed commits need (each object once). Refuses notes that
+    hold secrets (:func:`check_pushed_notes`)."""
+    check_pushed_notes(repo, git_remote, updates)
     tips = [u.local_sha for u in updates if not u.deletes and not _is_notes(u.local_ref)]
     if not tips:
         return []

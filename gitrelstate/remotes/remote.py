@@ -13,10 +13,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from gitrelstate import ui
 from gitrelstate.errors import RelstateError, RemoteError
+from gitrelstate.guard import secrets
 from gitrelstate.remotes.backends.base import Backend
 from gitrelstate.remotes.backends.fsspec_backend import FsspecBackend
 from gitrelstate.remotes.backends.local import LocalBackend
+from gitrelstate.state import config as config_model
 from gitrelstate.state.config import RemoteConfig
 
 if TYPE_CHECKING:
@@ -37,10 +40,13 @@ BACKEND_PACKAGES = {
 
 
 def redact_url(url: str) -> str:
-    """Hide user:password@ in URLs before they are shown anywhere (also where a storage
-    library moved it into a path, as in ``http://host/user:password@bucket/key``)."""
-    url = re.sub(r"(://)[^/@]*@", r"\1***@", url)
-    return re.sub(r"(/)[^/@\s]*:[^/@\s]*@", r"\1***@", url)
+    """A URL (or any text holding URLs) as it may be shown: any user info hidden, even a
+    plain user name (also where a storage library moved it into a path, as in
+    ``http://host/user:password@bucket/key``), and every other secret part
+    (:func:`gitrelstate.guard.secrets.redact_text`: query tokens, webhook paths, ...)."""
+    url = re.sub(r"(://)[^/@\s]*@", r"\1***@", url)
+    url = re.sub(r"(/)[^/@\s]*:[^/@\s]*@", r"\1***@", url)
+    return secrets.redact_text(url)
 
 
 def protocol_of(url: str) -> str:
@@ -135,16 +141,19 @@ class Remote:
         neither the URL's user:password nor the value of any secret-looking option."""
         from gitrelstate.state.config import secret_option_names
 
-        secrets: list[str] = []
-        creds = re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://([^/@]*)@", self.url)
+        found: list[str] = []
+        creds = re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://([^\s/?#@:]*(?::[^\s@]*)?)@", self.url)
         if creds:
-            secrets += [creds.group(1), *creds.group(1).split(":")]
+            found += [creds.group(1), *creds.group(1).split(":")]
+        # Libraries quote URLs in their errors however they like: every secret part of
+        # the URL is replaced wherever it appears, not only where the URL shows it.
+        found += [self.url[s.start : s.end] for s in secrets.find(self.url)]
         for dotted in secret_option_names(self.options):
             value: Any = self.options
             for part in dotted.split("."):
                 value = value.get(part) if isinstance(value, Mapping) else None
-            secrets.append(str(value) if value is not None else "")
-        for secret in sorted({s for s in secrets if len(s) >= 3}, key=len, reverse=True):
+            found.append(str(value) if value is not None else "")
+        for secret in sorted({s for s in found if len(s) >= 3}, key=len, reverse=True):
             text = text.replace(secret, "***")
         return redact_url(text)
 
@@ -157,7 +166,10 @@ class Remote:
 
 
 def resolve(repo: Repo, name: str | None) -> Remote:
-    """The remote called ``name``, or the default remote when ``name`` is None."""
+    """The remote called ``name``, or the default remote when ``name`` is None.
+
+    Refuses a remote whose committed settings the local ones are not bound to
+    (:func:`check_binding`)."""
     config = repo.config
     chosen = name or config.default_remote
     if chosen is None:
@@ -167,6 +179,82 @@ def resolve(repo: Repo, name: str | None) -> Remote:
         )
     if chosen not in config.remotes:
         raise RelstateError(f"no remote named '{chosen}'", hint="see 'git relstate remote list'")
+    check_binding(repo, config.remotes[chosen])
     remote = Remote(config.remotes[chosen], repo.root)
     remote.private_dir = repo.private_dir
     return remote
+
+
+def check_binding(repo: Repo, config: RemoteConfig) -> None:
+    """Refuse to use a remote where the committed config (other people's) would decide
+    where this machine's credentials or data go (docs/remotes.md, "Credentials"):
+
+    - the committed settings changed since the local settings for the remote were made;
+    - a committed folder URL that is relative or starts with '~' (it names a different
+      place on every machine) that this machine never accepted.
+
+    Local settings made before pins existed are pinned now (first use).
+    """
+    state = config_model.binding(config)
+    if state == "ok":
+        return
+    if state == "unpinned":
+        try:
+            pin(repo, config.name)
+        except OSError as exc:  # a read-only work tree: checked again next time
+            ui.debug(f"could not pin remote '{config.name}': {exc}")
+        return
+    name = config.name
+    if state == "folder":
+        shown = redact_url(config.url)
+        raise RelstateError(
+            f"remote '{name}': the committed URL '{shown}' is a folder relative to the "
+            "repository or your home; a repository may not choose folders on this machine",
+            hint=f"if that folder is right here, say so for this clone: "
+            f"git relstate remote add {name} '{shown}' --local",
+        )
+    raise RelstateError(
+        f"remote '{name}': its settings in .relstate/config.yaml (URL, endpoint or options) "
+        "changed since this machine's settings for it in .relstate/config.local.yaml were "
+        "made; your credentials and data are not sent to the new destination",
+        hint="review the change (git log -p -- .relstate/config.yaml); if you trust it, "
+        f"delete the 'pinned:' line of remotes.{name} in .relstate/config.local.yaml (the "
+        "new settings are pinned on the next use)",
+    )
+
+
+def pin(repo: Repo, name: str) -> None:
+    """Bind the local settings of remote ``name`` to its committed settings as they are
+    now: write their fingerprint to ``remotes.NAME.pinned`` in config.local.yaml."""
+    shared = (repo.read_config_doc().get("remotes") or {}).get(name)
+    doc = repo.read_config_doc(local=True)
+    remotes = doc.get("remotes") or {}
+    entry = remotes.get(name) or {}
+    if shared is None:
+        if "pinned" not in entry:
+            return
+        del entry["pinned"]
+    else:
+        value = config_model.fingerprint(shared)
+        if entry.get("pinned") == value:
+            return
+        entry["pinned"] = value
+    if entry:
+        remotes[name] = entry
+    else:
+        remotes.pop(name, None)
+    if remotes:
+        doc["remotes"] = remotes
+    else:
+        doc.pop("remotes", None)
+    save_config_doc(repo, doc, local=True)
+
+
+def save_config_doc(repo: Repo, doc: dict[str, Any], *, local: bool) -> None:
+    """Write ``.relstate/config.yaml`` (or ``config.local.yaml``) atomically, canonical."""
+    from gitrelstate import fsutil
+    from gitrelstate.state import FORMAT_VERSION, yamlio
+
+    path = repo.local_config_path if local else repo.config_path
+    doc["relstate"] = FORMAT_VERSION  # writers write the latest version
+    fsutil.write_text_atomic(path, yamlio.dumps(config_model.ordered(doc)))

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gitrelstate import values
+from gitrelstate.errors import RelstateError
+from gitrelstate.guard import secrets
 from gitrelstate.repo import Repo
 from gitrelstate.state.record import RunRecord, check_run_name
 
@@ -23,6 +25,29 @@ class StageSpec:
     metrics: tuple[str, ...] = ()
     params: tuple[tuple[str, tuple[str, ...]], ...] = ()
     variables: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        check_command(self.name, self.command)
+
+
+def check_command(name: str, command: Sequence[str]) -> None:
+    """Refuse a command line that holds a secret (``--api-key X``, ``--password=Y``, a URL
+    with a password, ``TOKEN=...``): the record would keep it in clear, and a redacted
+    record could not be run again (``run NAME``). Every StageSpec passes here."""
+    found = secrets.command_secrets(command)
+    if not found:
+        return
+    index, secret = found[0]
+    shown = secrets.redact_text(command[index])
+    if secret.by_name or shown == command[index]:
+        shown = secrets.MASK
+    raise RelstateError(
+        f"run '{name}': argument {index} of the command ({shown!r}) holds what looks like "
+        f"{secret.what}; it would be recorded in clear",
+        hint="pass it through an environment variable the program reads itself, or let a "
+        "shell expand it at run time: -- sh -c 'train --api-key \"$API_KEY\"' (with "
+        "API_KEY exported; captured variables are redacted)",
+    )
 
 
 def make_spec(

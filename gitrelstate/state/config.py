@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import copy
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from gitrelstate import hashing
 from gitrelstate.errors import StateFileError
+from gitrelstate.guard import secrets
 from gitrelstate.state import FORMAT_VERSION, model
 
 KIND = "config"
@@ -25,20 +28,38 @@ SECRET_OPTION = re.compile(
 )
 
 
+# Options whose every value is a credential or can carry one (HTTP headers), whatever
+# the name of the header: they belong in the local file.
+_SECRET_BRANCH = re.compile(r"headers?|.*_headers?", re.IGNORECASE)
+
+
 def is_secret_option(name: str) -> bool:
+    """Whether an option's (dotted) name says it holds a credential."""
     return bool(SECRET_OPTION.search(name.rsplit(".", 1)[-1]))
 
 
 def secret_option_names(options: Mapping[str, Any], prefix: str = "") -> list[str]:
-    """Dotted names of secret-looking options, nested mappings included."""
+    """Dotted names of options that hold secrets, nested mappings included: by their name,
+    by their value (``proxies.https: http://u:p@proxy``, a token in a URL), or because they
+    are HTTP headers (``headers.X-Api-Client``)."""
     found = []
     for key, value in options.items():
         dotted = f"{prefix}{key}"
         if isinstance(value, Mapping):
             found.extend(secret_option_names(value, dotted + "."))
-        elif is_secret_option(str(key)):
+        elif (
+            is_secret_option(str(key))
+            or any(_SECRET_BRANCH.fullmatch(part) for part in dotted.split(".")[:-1])
+            or (isinstance(value, str) and secrets.classify(str(key), value) is not None)
+        ):
             found.append(dotted)
     return found
+
+
+def url_secret(url: str) -> str | None:
+    """What secret a remote URL holds (user info, a query token), or None."""
+    spans = secrets.find(url)
+    return spans[0].what if spans else None
 
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -63,6 +84,13 @@ class RemoteConfig:
     options: Mapping[str, Any] = field(default_factory=dict)
     client: str = "auto"  # which library moves the bytes (auto: obstore where it can)
     packs: bool = True  # push small objects in pack files (false: one file per object)
+    # Where the settings came from (binding(), docs/remotes.md): the fingerprint of what
+    # the committed file says about this remote, the one config.local.yaml pinned, and
+    # whether the local file sets the URL or any option of its own.
+    committed: str | None = None
+    pinned: str | None = None
+    local_url: bool = False
+    local_settings: bool = False
 
 
 @dataclass(frozen=True)
@@ -101,6 +129,9 @@ def validate(data: object, source: str) -> dict[str, Any]:
                 f"{where}.client must be one of {', '.join(CLIENTS)}, got {client!r}"
             )
         model.optional(spec, "packs", bool, f"{source}: remotes.{name}")
+        pinned = model.optional(spec, "pinned", str, f"{source}: remotes.{name}")
+        if pinned is not None and not _PIN.fullmatch(pinned):
+            raise StateFileError(f"{where}.pinned must look like 'blake3:<64 hex digits>'")
     env = model.optional(doc, "environment", dict, source) or {}
     variables = env.get("variables")
     if variables is not None and (
@@ -153,7 +184,9 @@ def merge(shared: Mapping[str, Any], local: Mapping[str, Any]) -> Config:
     hooks = {**(shared.get("hooks") or {}), **(local.get("hooks") or {})}
     return Config(
         remotes={
-            n: RemoteConfig(n, e["url"], e["options"], e["client"], e["packs"])
+            n: _remote(
+                n, e, (shared.get("remotes") or {}).get(n), (local.get("remotes") or {}).get(n)
+            )
             for n, e in remotes.items()
             if e["url"]
         },
@@ -162,6 +195,75 @@ def merge(shared: Mapping[str, Any], local: Mapping[str, Any]) -> Config:
         stale_runs=str(hooks.get("stale_runs") or "block"),
         post_checkout=bool(hooks.get("post_checkout")),
     )
+
+
+def _remote(
+    name: str,
+    merged: dict[str, Any],
+    shared: Mapping[str, Any] | None,
+    local: Mapping[str, Any] | None,
+) -> RemoteConfig:
+    local = local or {}
+    return RemoteConfig(
+        name,
+        merged["url"],
+        merged["options"],
+        merged["client"],
+        merged["packs"],
+        committed=fingerprint(shared) if shared else None,
+        pinned=local.get("pinned"),
+        local_url=bool(local.get("url")),
+        local_settings=bool(local.get("url") or local.get("options")),
+    )
+
+
+# -- binding local settings to the committed ones -----------------------------------
+#
+# The committed file comes from other people (a pull request); the local file holds this
+# machine's credentials. Options merge key by key, so without a check a change to the
+# committed endpoint_url (or URL, proxy, ...) alone would send the local credentials,
+# and the data, wherever the change says. So the local file pins a fingerprint of the
+# committed settings its own settings were made with, and a remote whose committed
+# settings no longer match is not used.
+
+_PIN = re.compile(r"blake3:[0-9a-f]{64}")
+_FOLDER_RULE = False  # TEMPORARY: on once the test fixtures that clone beside a relative remote say --local
+# The settings that decide where a remote's bytes and credentials go: all of them but
+# 'packs' (any option can redirect: endpoint_url, proxies, host, account_name, ...).
+_DESTINATION_KEYS = ("url", "options", "client")
+
+
+def fingerprint(spec: Mapping[str, Any]) -> str:
+    """The pin of a remote's committed settings (``blake3:<hex>``)."""
+    chosen = {k: spec.get(k) for k in _DESTINATION_KEYS}
+    text = json.dumps(chosen, sort_keys=True, separators=(",", ":"), default=str)
+    return "blake3:" + hashing.hash_bytes(text.encode("utf-8", "surrogatepass"))
+
+
+def is_relative_folder(url: str) -> bool:
+    """A folder URL that is relative or starts with '~': it names a different place for
+    each clone and user, so only this machine's own settings may use it."""
+    path = re.sub(r"^(file|local)://", "", url)
+    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", path):
+        return False
+    return path.startswith("~") or not path.startswith("/")
+
+
+def binding(remote: RemoteConfig) -> str:
+    """How far the committed file may decide where ``remote`` goes:
+
+    - ``"ok"``: nothing local depends on the committed settings, or they are the pinned ones;
+    - ``"unpinned"``: local settings made before pins existed (pin them now);
+    - ``"changed"``: the committed settings changed since the local ones were made;
+    - ``"folder"``: a committed relative or '~' folder URL this machine never accepted.
+    """
+    if remote.committed is None or remote.pinned == remote.committed:
+        return "ok"
+    if _FOLDER_RULE and not remote.local_url and is_relative_folder(remote.url):
+        return "folder"
+    if not remote.local_settings:
+        return "ok"
+    return "unpinned" if remote.pinned is None else "changed"
 
 
 def _deep_update(target: dict[str, Any], update: Mapping[str, Any]) -> None:

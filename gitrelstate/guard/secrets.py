@@ -1,0 +1,450 @@
+"""What a credential looks like, and the one redaction every sink applies (docs/reliability.md,
+threat model: secrets never leave the machine).
+
+A secret is recognised by where it is — a value under a secret-looking name (``API_KEY``,
+``--password``, ``?access_token=``, ``Authorization:``) — or by what it is: a known token
+format (AWS key ids, GitHub/GitLab/Slack/Hugging Face/PyPI tokens, private key blocks,
+JSON web tokens, ...), the user info of a URL (``scheme://user:password@``, a token as
+the user name), the secret path of a webhook URL (Slack, Discord, Teams, ...).
+:func:`classify` answers for one named value, :func:`find` for the secret parts of a text.
+
+Every sink goes through this module, so one rule set decides everywhere:
+
+- :func:`redact` — a whole document about to be written or exported (environment notes,
+  run records, exports): a value that is secret as a whole becomes
+  ``{redacted: "blake3-keyed:<hex>"}``, a keyed digest of name and value (a changed
+  secret still shows as changed; the key is per clone and never committed); secret
+  parts of any other text become ``***``. Exports call this, nothing else.
+- :func:`scan` — what :func:`redact` would change, as findings that name the key but
+  never the value (the pre-commit check of staged files, the pre-push check of notes).
+- :func:`command_secrets` — arguments of a command line that hold a secret (``run``
+  refuses them: a redacted command could not be run again).
+- :func:`redact_text` — any text about to be shown (error messages, ``remote list``).
+
+This module imports nothing of gitrelstate but hashing, so every layer may use it.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from gitrelstate import hashing
+
+MASK = "***"
+KEY_BYTES = 32
+
+# -- names ---------------------------------------------------------------------------
+
+# Checked against each word of the upper-cased name (split at '_', '-', '.').
+# Word-wise so that TOKENIZERS_PARALLELISM, KEYBOARD or GIT_AUTHOR_NAME are not
+# secrets, while API_KEY, GITHUB_TOKEN, apiKey and OAUTH_CLIENT are.
+_SECRET_WORD = re.compile(
+    r".*(SECRET|PASSWORD|PASSWD|PASSPHRASE|CREDENTIAL|PRIVATE|COOKIE|APIKEY).*"
+    r"|.*TOKEN|TOKENS|.*KEY|KEYS|O?AUTH[NZ]?|AUTHORI[SZ]ATION|PASS|PWD|PW|SALT|DSN|SAS"
+    r"|SIGNATURE|SIG"
+)
+_SECRET_NAME = re.compile(r"CONNECTION_?STR(ING)?|CONNSTR")
+# PWD and OLDPWD are folders that every shell sets, not passwords.
+_NOT_SECRET = frozenset({"PWD", "OLDPWD"})
+# Names that say the value IS the credential, whatever it looks like. Other secret
+# names (KEY, SALT, SIGNATURE, OAUTH_CLIENT...) name credentials only sometimes
+# (``sort_key``, ``--key 2``): their value must also look like one.
+_STRONG_NAME = re.compile(
+    r"SECRET|PASSW|PASSPHRASE|CREDENTIAL|APIKEY|API_KEY|ACCESS_?KEY|PRIVATE_?KEY"
+    r"|AUTHORI[SZ]ATION|COOKIE|(^|_)(PASS|PWD|PW|AUTH)(_|$)|TOKEN(_|$)"
+)
+# A last word that describes the credential instead of being it: API_KEY_FILE holds a
+# path, OAUTH_CLIENT_ID an identifier, TOKEN_TYPE a word, --max-tokens a number.
+_DESCRIPTOR = re.compile(
+    r"FILES?|PATH|DIR|FOLDER|NAME|IDS?|TYPE|KIND|LEN|LENGTH|SIZE|COUNT|NUM|MAX|MIN|LIMIT|ENV"
+    r"|VAR|FIELD|COLUMN|COL|HEADER|PREFIX|SUFFIX|FORMAT|MODE|POLICY|ALGORITHM|ALG|TTL|EXPIRY"
+    r"|EXPIRES|LOCATION|ENDPOINT|HOST|PORT|URI|SOURCE|PROVIDER|STORE|BACKEND|REGION|USER"
+    r"|USERNAME|LOGIN|HELPER|COMMAND|CMD|SCHEME|METHOD|VERSION|STRATEGY"
+)
+
+
+def _words(name: str) -> list[str]:
+    return [w for w in re.split(r"[^A-Z0-9]+", name.upper()) if w]
+
+
+def is_secret_name(name: str) -> bool:
+    """Whether a name (a variable, an option, a key, a flag) says it holds a credential."""
+    upper = name.upper()
+    if upper in _NOT_SECRET:
+        return False
+    if _SECRET_NAME.search(upper):
+        return True
+    return any(_SECRET_WORD.fullmatch(word) for word in _words(name))
+
+
+def _names_credential(name: str, value: str) -> bool:
+    """Whether ``value`` is a credential because of the name it is held under."""
+    words = _words(name)
+    if not words or _DESCRIPTOR.fullmatch(words[-1]) or not is_secret_name(name):
+        return False
+    if is_placeholder(value):
+        return False
+    if _STRONG_NAME.search("_".join(words)):
+        return True
+    return looks_like_credential(value)
+
+
+# -- values --------------------------------------------------------------------------
+
+# One word of 8+ characters with a digit, mixed case or punctuation: not 'utf-8',
+# 'timestamp_column' or a '${VAR}' reference.
+_CREDENTIAL_SHAPE = re.compile(r"\S{8,}")
+_PLAIN_WORD = re.compile(r"[a-z_.-]+|[A-Z_.-]+|[A-Za-z][a-z]+(?:[-_.][A-Za-z][a-z]+)*")
+# What stands for a value without being one: $VAR, ${VAR}, <value>, [PAD], {{ x }},
+# %(x)s, ***, xxx.
+_REFERENCE = re.compile(
+    r"\$\{?[A-Za-z_][A-Za-z0-9_]*\}?|<[^<>]*>|\[[^\[\]]*\]|\{\{.*\}\}|%\(?\w+\)?s|\*+|x+|X+",
+    re.DOTALL,
+)
+# Booleans, numbers and very short values are settings (--key 2, salt: no), not secrets.
+_SETTING = re.compile(
+    r"true|false|True|False|none|None|null|yes|no|-?[0-9]+(\.[0-9]+)?|.{0,3}", re.DOTALL
+)
+_DIGESTS = ("blake3:", "blake3-keyed:", "sha256:", "unkeyed")
+
+
+def is_reference(value: str) -> bool:
+    """A reference that stands where a secret would be (``${TOKEN}``, ``<password>``)."""
+    value = value.strip()
+    return bool(_REFERENCE.fullmatch(value)) or value.startswith(_DIGESTS)
+
+
+def is_placeholder(value: str) -> bool:
+    """A reference, or a setting too plain to be a credential (a number, a boolean)."""
+    return is_reference(value) or bool(_SETTING.fullmatch(value.strip()))
+
+
+def looks_like_credential(value: str) -> bool:
+    """Whether a value is shaped like a credential (used where the name is ambiguous)."""
+    value = value.strip()
+    return bool(
+        _CREDENTIAL_SHAPE.fullmatch(value)
+        and not _PLAIN_WORD.fullmatch(value)
+        and not is_placeholder(value)
+    )
+
+
+@dataclass(frozen=True)
+class Secret:
+    """What a secret looks like, in words (never the value)."""
+
+    what: str
+    by_name: bool = False  # secret because of its name: the whole value is the secret
+
+
+@dataclass(frozen=True)
+class Span:
+    """The secret part ``text[start:end]`` of a text."""
+
+    start: int
+    end: int
+    what: str
+
+
+# Well-known credential formats, found anywhere in a text.
+_TOKENS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("an AWS access key id", re.compile(r"(?<![A-Z0-9])(?:AKIA|ASIA)[0-9A-Z]{16}(?![A-Z0-9])")),
+    (
+        "a private key",
+        re.compile(
+            r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"
+            r"(?:[\s\S]*?-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----|[\s\S]*)"
+        ),
+    ),
+    (
+        "a GitHub token",
+        re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})"),
+    ),
+    ("a GitLab token", re.compile(r"\bgl(?:pat|dt|rt|ptt|ft|cbt)-[A-Za-z0-9_-]{20,}")),
+    ("a Slack token", re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}")),
+    ("a Google API key", re.compile(r"\bAIza[0-9A-Za-z_-]{35}")),
+    ("a Google OAuth token", re.compile(r"\bya29\.[0-9A-Za-z_-]{20,}")),
+    (
+        "an API secret key",
+        re.compile(r"\bsk-(?:ant-|proj-)?(?=[A-Za-z_-]*[0-9])[A-Za-z0-9_-]{32,}"),
+    ),
+    ("a Stripe key", re.compile(r"\b[rs]k_(?:live|test)_[0-9A-Za-z]{16,}")),
+    ("a Hugging Face token", re.compile(r"\bhf_[A-Za-z0-9]{30,}")),
+    ("a PyPI token", re.compile(r"\bpypi-AgE[A-Za-z0-9_-]{20,}")),
+    ("an npm token", re.compile(r"\bnpm_[A-Za-z0-9]{36}\b")),
+    ("a SendGrid key", re.compile(r"\bSG\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}")),
+    (
+        "a JSON web token",
+        re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),
+    ),
+)
+# scheme://user:password@ or scheme://token@. The password may hold '/' (redis://:p/w@h);
+# 'host:443/path@x' is a port and a path, not a password (see _userinfo).
+_USERINFO = re.compile(
+    r"[A-Za-z][A-Za-z0-9+.-]*://(?P<user>[^\s/?#@:\[\]]*)(?::(?P<password>[^\s@]*))?@"
+)
+_PORT_THEN_PATH = re.compile(r"[0-9]{1,5}(?:[/?#].*)?", re.DOTALL)
+# Credentials a storage library moved into a URL's path (http://host/user:password@b/k).
+_PATH_USERINFO = re.compile(
+    r"[A-Za-z][A-Za-z0-9+.-]*://[^\s@]*?/(?P<user>[^/@\s:]+):(?P<password>[^/@\s]+)@"
+)
+# NAME=VALUE: URL queries (?access_token=), JDBC and connection strings (;password=,
+# AccountKey=), command-line words (--password=Y, TOKEN=Y).
+_PAIR = re.compile(
+    r"(?<![A-Za-z0-9_.-])-{0,2}(?P<name>[A-Za-z_][A-Za-z0-9_.-]{0,63})=(?P<value>[^\s&;#,'\"]*)"
+)
+# Name: value, as in HTTP headers and YAML-like text ("Authorization: Bearer x").
+_HEADER = re.compile(
+    r"(?<![A-Za-z0-9_-])(?P<name>[A-Za-z][A-Za-z0-9_-]{0,63}):[ \t]+"
+    r"(?:(?i:bearer|basic|token|bot|digest)[ \t]+)?(?P<value>[^\s,;'\"]+)"
+)
+_JSON_PAIR = re.compile(r'"(?P<name>[^"\\\s]{1,64})"\s*:\s*"(?P<value>[^"\\]*)"')
+_BEARER = re.compile(r"(?i)\bbearer\s+(?P<value>[A-Za-z0-9._~+/-]{8,}=*)")
+# Webhook URLs whose path is the credential: whoever has it may post.
+_WEBHOOK = re.compile(
+    r"(?i)https?://(?:hooks\.slack\.com/(?:services|workflows|triggers)/"
+    r"|(?:ptb\.|canary\.)?discord(?:app)?\.com/api/webhooks/"
+    r"|[a-z0-9.-]*\.webhook\.office\.com/"
+    r"|outlook\.office(?:365)?\.com/webhook/"
+    r"|hooks\.zapier\.com/hooks/catch/"
+    r"|api\.telegram\.org/bot"
+    r"|maker\.ifttt\.com/trigger/[^/\s]+/with/key/"
+    r")(?P<value>[^\s?#'\"]+)"
+)
+
+
+def _userinfo(text: str) -> Iterator[Span]:
+    for m in _USERINFO.finditer(text):
+        user, password = m.group("user"), m.group("password")
+        if password is not None:
+            if _PORT_THEN_PATH.fullmatch(password) and user:
+                continue  # host:port/path@x
+            if password and not is_reference(password):
+                yield Span(m.start("user"), m.end() - 1, "a password inside a URL")
+            elif user and looks_like_credential(user):
+                yield Span(m.start("user"), m.end() - 1, "a token inside a URL")
+        elif user and user != "git" and looks_like_credential(user):
+            yield Span(m.start("user"), m.end("user"), "a token inside a URL")
+    for m in _PATH_USERINFO.finditer(text):
+        if not is_reference(m.group("password")):
+            yield Span(m.start("user"), m.end() - 1, "a password inside a URL")
+
+
+def _named(text: str) -> Iterator[Span]:
+    for pattern in (_PAIR, _HEADER, _JSON_PAIR):
+        for m in pattern.finditer(text):
+            name, value = m.group("name"), m.group("value")
+            if value and _names_credential(name, value):
+                yield Span(m.start("value"), m.end("value"), f"a credential (its key is '{name}')")
+    for m in _BEARER.finditer(text):
+        yield Span(m.start("value"), m.end("value"), "a bearer token")
+
+
+def find(text: str) -> list[Span]:
+    """The secret parts of ``text``, in order, overlapping ones merged."""
+    if len(text) < 4:
+        return []
+    spans: list[Span] = []
+    for what, pattern in _TOKENS:
+        spans.extend(Span(m.start(), m.end(), what) for m in pattern.finditer(text))
+    spans.extend(_userinfo(text))
+    spans.extend(
+        Span(m.start("value"), m.end("value"), "a webhook URL")
+        for m in _WEBHOOK.finditer(text)
+        if not is_reference(m.group("value"))
+    )
+    spans.extend(_named(text))
+    merged: list[Span] = []
+    for span in sorted(spans, key=lambda s: (s.start, -s.end)):
+        if span.end <= span.start:
+            continue
+        if merged and span.start < merged[-1].end:
+            last = merged[-1]
+            merged[-1] = Span(last.start, max(last.end, span.end), last.what)
+        else:
+            merged.append(span)
+    return merged
+
+
+def classify(name: str, value: str) -> Secret | None:
+    """Whether ``value``, held under ``name``, is or holds a credential; None when not.
+    ``by_name`` says the whole value is the secret (its name says so)."""
+    if not value:
+        return None
+    by_name = _names_credential(name, value)
+    spans = find(value)
+    if spans:
+        return Secret(spans[0].what, by_name=by_name)
+    return Secret(f"a credential (its key is '{name}')", by_name=True) if by_name else None
+
+
+def redact_text(text: str) -> str:
+    """``text`` with every secret part replaced by ``***``: for anything shown or logged."""
+    spans = find(text)
+    if not spans:
+        return text
+    out, at = [], 0
+    for span in spans:
+        out.append(text[at : span.start])
+        out.append(MASK)
+        at = span.end
+    out.append(text[at:])
+    return "".join(out)
+
+
+# -- the keyed digest ----------------------------------------------------------------
+
+
+def check_key(key: bytes) -> bytes:
+    """``key`` if it is a valid 32-byte secret key (ValueError otherwise)."""
+    if not isinstance(key, bytes) or len(key) != KEY_BYTES:
+        raise ValueError(f"secret_key must be {KEY_BYTES} bytes")
+    return key
+
+
+def digest(name: str, value: str, key: bytes | None) -> dict[str, str]:
+    """What is written instead of a secret: a keyed digest, bound to the name so equal
+    values under two names do not show as equal; ``unkeyed`` without a key."""
+    if key is None:
+        # Without the repository's key no digest is safe to write; a change then goes unseen.
+        return {"redacted": "unkeyed"}
+    check_key(key)
+    keyed = hashing.keyed_hex(key, name.encode() + b"\0" + value.encode(errors="surrogateescape"))
+    return {"redacted": f"blake3-keyed:{keyed}"}
+
+
+def is_secret_variable(name: str, value: str) -> bool:
+    """Whether an environment variable is recorded as a digest: its name says secret, or
+    its value holds one. Values are opaque here, so the name alone is enough."""
+    return is_secret_name(name) or classify(name, value) is not None
+
+
+# -- command lines -------------------------------------------------------------------
+
+_FLAG = re.compile(r"-{1,2}(?P<name>[A-Za-z][A-Za-z0-9_.-]*)")
+
+
+def _argv_secrets(words: Sequence[str]) -> Iterator[tuple[int, Secret]]:
+    for i, word in enumerate(words):
+        spans = find(word)
+        if spans:
+            yield i, Secret(spans[0].what)
+            continue
+        flag = _FLAG.fullmatch(words[i - 1]) if i else None
+        if flag and not word.startswith("-") and _names_credential(flag.group("name"), word):
+            yield i, Secret(f"a credential (the value of {words[i - 1]})", by_name=True)
+            continue
+        if any(c.isspace() for c in word.strip()):
+            # A shell snippet (sh -c '... --api-key X'): its own words, same rules.
+            inner = next(_argv_secrets(_split(word)), None)
+            if inner is not None:
+                yield i, inner[1]
+
+
+def _split(text: str) -> list[str]:
+    try:
+        return shlex.split(text)
+    except ValueError:
+        return text.split()
+
+
+def command_secrets(argv: Sequence[str]) -> list[tuple[int, Secret]]:
+    """Arguments of ``argv`` that are or hold a credential: (index, what it looks like)."""
+    return list(_argv_secrets(argv))
+
+
+# -- documents -----------------------------------------------------------------------
+
+# Mappings whose keys are names of things (distributions, lock files), not settings.
+_NAMES_NOT_KEYS = re.compile(r"(?:^|\.)(?:environment\.)?(?:packages|lockfiles)$")
+
+
+def _is_variables(path: str) -> bool:
+    """A mapping of environment variables: values are opaque, the name alone can decide."""
+    return path == "variables" or path.endswith("environment.variables")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A value in a document that looks like a secret: where (dotted key) and what."""
+
+    key: str
+    what: str
+
+
+def _visit(doc: Any, key: bytes | None, found: list[Finding] | None, path: str = "") -> Any:
+    """``doc`` redacted; each change is also reported in ``found`` (when given)."""
+    if isinstance(doc, Mapping):
+        variables = _is_variables(path)
+        names = bool(_NAMES_NOT_KEYS.search(path))
+        out: dict[Any, Any] = {}
+        for k, value in doc.items():
+            where = f"{path}.{k}" if path else str(k)
+            if not isinstance(value, str):
+                out[k] = _visit(value, key, found, where)
+                continue
+            name = str(k)
+            secret = None if names else classify(name.rsplit(".", 1)[-1], value)
+            if variables and (secret is not None or is_secret_name(name)):
+                if found is not None:
+                    spans = find(value)
+                    what = spans[0].what if spans else "a secret environment variable in clear"
+                    found.append(Finding(where, what))
+                out[k] = digest(name, value, key)
+            elif secret is not None and secret.by_name:
+                if found is not None:
+                    found.append(Finding(where, secret.what))
+                out[k] = digest(name, value, key)
+            else:
+                out[k] = _text(value, where, found)
+        return out
+    if isinstance(doc, (list, tuple)):
+        flagged = (
+            {i: s for i, s in _argv_secrets(doc)} if all(isinstance(v, str) for v in doc) else {}
+        )
+        items = []
+        for i, value in enumerate(doc):
+            where = f"{path}.{i}" if path else str(i)
+            if i in flagged and flagged[i].by_name:
+                if found is not None:
+                    found.append(Finding(where, flagged[i].what))
+                items.append(MASK)
+            elif isinstance(value, str):
+                items.append(_text(value, where, found))
+            else:
+                items.append(_visit(value, key, found, where))
+        return items
+    if isinstance(doc, str):
+        return _text(doc, path, found)
+    return doc
+
+
+def _text(value: str, where: str, found: list[Finding] | None) -> str:
+    spans = find(value)
+    if spans and found is not None:
+        found.append(Finding(where, spans[0].what))
+    return redact_text(value) if spans else value
+
+
+def redact(doc: Any, key: bytes | None) -> Any:
+    """``doc`` (plain data: mappings, lists, scalars) as it may be written or exported.
+
+    A value that is a credential as a whole (an environment variable or key whose name
+    says so, or an environment variable whose value holds one) becomes the mapping
+    ``{redacted: "blake3-keyed:<hex>"}`` keyed with ``key`` (see :func:`digest`); the
+    secret parts of every other text (URL user info, tokens, webhook paths, query
+    passwords, a command's ``--password X``) become ``***``. Idempotent.
+    """
+    return _visit(doc, key, None)
+
+
+def scan(doc: Any) -> list[Finding]:
+    """What :func:`redact` would change in ``doc``, one finding per value, sorted by key."""
+    found: list[Finding] = []
+    _visit(doc, None, found)
+    unique = {f.key: f for f in reversed(found)}
+    return sorted(unique.values(), key=lambda f: f.key)
