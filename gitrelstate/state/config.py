@@ -227,7 +227,8 @@ def _remote(
 # settings no longer match is not used.
 
 _PIN = re.compile(r"blake3:[0-9a-f]{64}")
-_FOLDER_RULE = False  # TEMPORARY: on once the test fixtures that clone beside a relative remote say --local
+# TEMPORARY: on once the test fixtures that clone beside a relative remote say --local.
+_FOLDER_RULE = False
 # The settings that decide where a remote's bytes and credentials go: all of them but
 # 'packs' (any option can redirect: endpoint_url, proxies, host, account_name, ...).
 _DESTINATION_KEYS = ("url", "options", "client")
