@@ -29,10 +29,11 @@ MAX_INT = 2**63 - 1
 # Digits looked at before converting (underscores and a sign aside): more cannot be
 # in range, and Python's int() is quadratic in the digit count.
 MAX_INT_DIGITS = 64
-# Values (scalars, mappings, sequences) in one YAML file. Parsing costs about a
-# microsecond per value whatever its size, so a byte cap alone would let a file of
-# one-character numbers take seconds; a run record listing 2,000 packages has ~5,000.
-MAX_NODES = 500_000
+# Values (scalars, mappings, sequences) in one YAML file. Reading and writing one
+# costs a few microseconds whatever its size, so a byte cap alone would let a file of
+# one-character numbers take seconds. A run record listing 2,000 packages has ~5,000;
+# one listing 60,000 has 120,000.
+MAX_NODES = 200_000
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ import importlib
 import io
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -207,6 +207,7 @@ def _build(text: str, source: str, text_keys: bool) -> Any:
     """Values from the events of ``text``, checked as they come (see the module doc)."""
     get, codes, error = _events(text)
     resolvers = _plain_resolvers()
+    not_str = _not_str
     stack: list[Any] = []  # open containers, innermost last
     top: Any = None  # stack[-1]
     key: Any = _NO_KEY  # in a mapping: the key waiting for its value
@@ -216,7 +217,6 @@ def _build(text: str, source: str, text_keys: bool) -> Any:
     try:
         while (event := get()) is not None:
             code = codes.get(type(event), _OTHER)
-            nodes += 1
             if code == _SCALAR:
                 text = event.value
                 if event.tag is not None or not event.implicit[0]:
@@ -229,6 +229,8 @@ def _build(text: str, source: str, text_keys: bool) -> Any:
                     value = _WORDS[text]
                 elif text.isdigit() and text.isascii() and len(text) < 19:
                     value = int(text)
+                elif not_str[text[:1]].match(text) is None:
+                    value = text  # a version number, a date-like name: still a string
                 else:
                     value = _scalar(event, source)
                 if key is _NO_KEY and type(top) is dict:
@@ -277,6 +279,7 @@ def _build(text: str, source: str, text_keys: bool) -> Any:
                     if event.version not in (None, (1, 2)):
                         raise _refuse(source, event, "only YAML 1.2 documents are read")
                 continue
+            nodes += 1
             if nodes > limits.MAX_NODES:
                 raise _refuse(
                     source,
@@ -364,13 +367,29 @@ def _ruamel_dumps(data: Mapping[str, Any]) -> str:
     return stream.getvalue()
 
 
-def _ruamel_scalar(text: str) -> str:
-    line = _ruamel_dumps({"k": text})
-    return line[3:-1]  # 'k: VALUE\n' -> 'VALUE' (a multi-line result sends it all to ruamel)
+def _ruamel_render(texts: Sequence[str]) -> list[str | None]:
+    """How ruamel writes each string as a value, in one call; None for one that takes
+    more than one line (its line breaks depend on where it stands)."""
+    lines = _ruamel_dumps({"k": list(texts)}).split("\n")[1:-1]
+    found: list[list[str]] = []
+    for line in lines:
+        if line.startswith("  - "):
+            found.append([line[4:]])
+        elif found:
+            found[-1].append(line)
+    if len(found) != len(texts):  # not the shape expected: let the caller fall back
+        return [None] * len(texts)
+    return [
+        item[0] if len(item) == 1 and not _LINE_BREAK.search(item[0]) else None for item in found
+    ]
+
+
+_LINE_BREAK = re.compile("[\r\x85\u2028\u2029]")
 
 
 def _resolves_to_str(text: str) -> bool:
-    _plain_resolvers()
+    if _resolvers is None:
+        _plain_resolvers()
     regex = _not_str.get(text[:1])
     return regex is None or regex.match(text) is None
 
@@ -392,5 +411,5 @@ def dumps(data: Mapping[str, Any]) -> str:
     from gitrelstate.state import yamlemit
 
     return yamlemit.emit(
-        data, resolves_to_str=_resolves_to_str, scalar=_ruamel_scalar, document=_ruamel_dumps
+        data, resolves_to_str=_resolves_to_str, render=_ruamel_render, document=_ruamel_dumps
     )
