@@ -59,11 +59,11 @@ _STRONG_NAME = re.compile(
 )
 # A last word that describes the credential instead of being it: API_KEY_FILE holds a
 # path, OAUTH_CLIENT_ID an identifier, TOKEN_TYPE a word, --max-tokens a number.
-_DESCRIPTOR = re.compile(
-    r"FILES?|PATH|DIR|FOLDER|NAME|IDS?|TYPE|KIND|LEN|LENGTH|SIZE|COUNT|NUM|MAX|MIN|LIMIT|ENV"
-    r"|VAR|FIELD|COLUMN|COL|HEADER|PREFIX|SUFFIX|FORMAT|MODE|POLICY|ALGORITHM|ALG|TTL|EXPIRY"
-    r"|EXPIRES|LOCATION|ENDPOINT|HOST|PORT|URI|SOURCE|PROVIDER|STORE|BACKEND|REGION|USER"
-    r"|USERNAME|LOGIN|HELPER|COMMAND|CMD|SCHEME|METHOD|VERSION|STRATEGY"
+_DESCRIPTOR = (
+    " FILE FILES PATH DIR FOLDER NAME ID IDS TYPE KIND LEN LENGTH SIZE COUNT NUM MAX MIN LIMIT"
+    " ENV VAR FIELD COLUMN COL HEADER PREFIX SUFFIX FORMAT MODE POLICY ALGORITHM ALG TTL EXPIRY"
+    " EXPIRES LOCATION ENDPOINT HOST PORT URI SOURCE PROVIDER STORE BACKEND REGION USER"
+    " USERNAME LOGIN HELPER COMMAND CMD SCHEME METHOD VERSION STRATEGY "
 )
 
 
@@ -84,7 +84,7 @@ def is_secret_name(name: str) -> bool:
 def _names_credential(name: str, value: str) -> bool:
     """Whether ``value`` is a credential because of the name it is held under."""
     words = _words(name)
-    if not words or _DESCRIPTOR.fullmatch(words[-1]) or not is_secret_name(name):
+    if not words or f" {words[-1]} " in _DESCRIPTOR or not is_secret_name(name):
         return False
     if is_placeholder(value):
         return False
@@ -360,7 +360,7 @@ def command_secrets(argv: Sequence[str]) -> list[tuple[int, Secret]]:
 # -- documents -----------------------------------------------------------------------
 
 # Mappings whose keys are names of things (distributions, lock files), not settings.
-_NAMES_NOT_KEYS = re.compile(r"(?:^|\.)(?:environment\.)?(?:packages|lockfiles)$")
+_NAMES_NOT_KEYS = ("packages", "lockfiles")
 
 
 def _is_variables(path: str) -> bool:
@@ -380,7 +380,7 @@ def _visit(doc: Any, key: bytes | None, found: list[Finding] | None, path: str =
     """``doc`` redacted; each change is also reported in ``found`` (when given)."""
     if isinstance(doc, Mapping):
         variables = _is_variables(path)
-        names = bool(_NAMES_NOT_KEYS.search(path))
+        names = path.rpartition(".")[2] in _NAMES_NOT_KEYS
         out: dict[Any, Any] = {}
         for k, value in doc.items():
             where = f"{path}.{k}" if path else str(k)

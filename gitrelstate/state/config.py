@@ -11,7 +11,6 @@ from typing import Any
 
 from gitrelstate import hashing
 from gitrelstate.errors import StateFileError
-from gitrelstate.guard import secrets
 from gitrelstate.state import FORMAT_VERSION, model
 
 KIND = "config"
@@ -42,6 +41,8 @@ def secret_option_names(options: Mapping[str, Any], prefix: str = "") -> list[st
     """Dotted names of options that hold secrets, nested mappings included: by their name,
     by their value (``proxies.https: http://u:p@proxy``, a token in a URL), or because they
     are HTTP headers (``headers.X-Api-Client``)."""
+    from gitrelstate.guard import secrets  # not at import: status reads configs too
+
     found = []
     for key, value in options.items():
         dotted = f"{prefix}{key}"
@@ -58,6 +59,8 @@ def secret_option_names(options: Mapping[str, Any], prefix: str = "") -> list[st
 
 def url_secret(url: str) -> str | None:
     """What secret a remote URL holds (user info, a query token), or None."""
+    from gitrelstate.guard import secrets
+
     spans = secrets.find(url)
     return spans[0].what if spans else None
 
