@@ -1,0 +1,321 @@
+"""Release states: binding, refusals, immutability (state_id), tags, list/show, gc, push."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gitrelstate.state import yamlio
+from tests.helpers.cli import Runner, git
+from tests.helpers.trees import store_of
+
+TRAIN = """\
+import json, sys
+rows = open("data/rows.csv").read().split()
+params = json.load(open("params.json"))
+total = sum(int(r) for r in rows) * params["scale"]
+open("model.bin", "w").write(f"model {total}\\n")
+json.dump({"total": total, "n": len(rows)}, open("metrics.json", "w"))
+"""
+
+
+def _train(run: Runner, repo: Path, expect: int = 0) -> None:
+    run(
+        repo,
+        "run",
+        "-n",
+        "train",
+        "-d",
+        "data",
+        "-d",
+        "train.py",
+        "-p",
+        "params.json",
+        "-o",
+        "model.bin",
+        "-m",
+        "metrics.json",
+        "--",
+        sys.executable,
+        "train.py",
+        expect=expect,
+    )
+
+
+@pytest.fixture
+def project(repo: Path, run: Runner) -> Path:
+    """A committed pipeline with one recorded run whose records are committed too."""
+    (repo / "data").mkdir()
+    (repo / "data" / "rows.csv").write_text("1\n2\n3\n")
+    (repo / "train.py").write_text(TRAIN)
+    (repo / "util.py").write_text("X = 1\n")
+    (repo / "params.json").write_text(json.dumps({"scale": 2}))
+    run(repo, "track", "data")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "pipeline")
+    _train(run, repo)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "run train")
+    return repo
+
+
+def _release_doc(repo: Path, name: str) -> dict:
+    return yamlio.read(repo / ".relstate" / "releases" / f"{name}.yaml")
+
+
+def test_release_binds_every_layer(project: Path, run: Runner) -> None:
+    out = run(project, "release", "v1", "--model", "model.bin", "-m", "first cut").out
+    assert "released 'v1'" in out
+    doc = _release_doc(project, "v1")
+    assert doc["relstate"] == 1 and doc["kind"] == "release" and doc["name"] == "v1"
+    assert doc["state_id"].startswith("blake3:")
+    assert doc["message"] == "first cut"
+    assert doc["author"] == {"name": "Test", "email": "test@example.invalid"}
+    assert doc["code"]["commit"] == git(project, "rev-parse", "HEAD").strip()
+    assert doc["code"]["dirty"] is False
+    assert doc["model"]["path"] == "model.bin" and doc["model"]["hash"].startswith("blake3:")
+    assert {a["path"] for a in doc["data"]} == {"data", "model.bin", "metrics.json"}
+    [train] = doc["runs"]
+    assert train["name"] == "train" and train["params"] == {"params.json": {"scale": 2}}
+    assert doc["environment"]["interpreter"]["version"]
+    # list and show agree with the file.
+    listed = json.loads(run(project, "list", "--json").out)
+    [row] = listed["releases"]
+    assert row["name"] == "v1" and row["state_id"] == doc["state_id"]
+    assert [r["name"] for r in listed["runs"]] == ["train"]
+    shown = json.loads(run(project, "show", "v1", "--json").out)
+    assert shown == doc
+    assert "release v1" in run(project, "list").out
+
+
+def test_external_model_reference_is_recorded_as_given(project: Path, run: Runner) -> None:
+    run(project, "release", "v1", "--model", "models:/churn/7")
+    assert _release_doc(project, "v1")["model"] == {"reference": "models:/churn/7"}
+
+
+def test_model_must_be_bound(project: Path, run: Runner) -> None:
+    res = run(project, "release", "v1", "--model", "util.py", expect=1)
+    assert "neither an output of a bound run nor tracked data" in res.err
+    assert not (project / ".relstate" / "releases" / "v1.yaml").exists()
+
+
+def test_existing_release_name_is_refused(project: Path, run: Runner) -> None:
+    run(project, "release", "v1")
+    before = (project / ".relstate" / "releases" / "v1.yaml").read_bytes()
+    res = run(project, "release", "v1", expect=1)
+    assert "already exists" in res.err and "immutable" in res.err
+    assert (project / ".relstate" / "releases" / "v1.yaml").read_bytes() == before
+    # Also when the file is gone from the work tree but committed in history.
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "v1")
+    git(project, "rm", "-q", ".relstate/releases/v1.yaml")
+    git(project, "commit", "-qm", "drop v1")
+    assert "already exists" in run(project, "release", "v1", expect=1).err
+
+
+def test_refuses_stale_run_and_modified_data(project: Path, run: Runner) -> None:
+    (project / "data" / "rows.csv").write_text("1\n2\n3\n4\n")
+    res = run(project, "release", "v1", expect=1)
+    assert "run 'train' is stale: dependency data changed" in res.err
+    assert "tracked data data is modified" in res.err
+    assert "hint:" in res.err
+    assert not (project / ".relstate" / "releases").exists()
+
+
+def test_refuses_output_that_no_longer_matches(project: Path, run: Runner) -> None:
+    (project / "model.bin").write_text("hand edited\n")
+    res = run(project, "release", "v1", expect=1)
+    assert "output model.bin changed" in res.err
+
+
+def test_uncommitted_code_needs_allow_dirty(project: Path, run: Runner) -> None:
+    (project / "util.py").write_text("X = 2\n")
+    res = run(project, "release", "v1", expect=1)
+    assert "uncommitted code" in res.err and "util.py (M)" in res.err
+    assert "--allow-dirty" in res.err
+    run(project, "release", "v1", "--allow-dirty")
+    doc = _release_doc(project, "v1")
+    assert doc["allow_dirty"] is True
+    assert doc["dirty"] == ["util.py (M)"]
+    assert doc["code"]["dirty"] is True and doc["code"]["diff"].startswith("blake3:")
+
+
+def test_run_on_code_changed_since_is_refused(project: Path, run: Runner) -> None:
+    (project / "util.py").write_text("X = 3\n")
+    git(project, "commit", "-qam", "change util after the run")
+    res = run(project, "release", "v1", expect=1)
+    assert "code changed since: util.py" in res.err
+
+
+def test_run_on_uncommitted_code_later_committed_as_is(project: Path, run: Runner) -> None:
+    # Edit, run on the dirty tree, then commit exactly that: the release is clean.
+    (project / "params.json").write_text(json.dumps({"scale": 3}))
+    _train(run, project)
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "scale 3")
+    run(project, "release", "v1")
+    assert _release_doc(project, "v1")["runs"][0]["code"]["dirty"] is True
+
+
+def test_state_id_detects_edits(project: Path, run: Runner) -> None:
+    run(project, "release", "v1")
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "release v1")
+    assert "every state_id matches" in run(project, "verify").out
+    path = project / ".relstate" / "releases" / "v1.yaml"
+    path.write_text(path.read_text().replace("scale: 2", "scale: 5"))
+    res = run(project, "verify", expect=1)
+    assert ".relstate/releases/v1.yaml" in res.err and "state_id" in res.err
+    # Committing the edit does not launder it: history is checked with --all-refs.
+    git(project, "commit", "-qam", "tamper")
+    path.write_text(git(project, "show", "HEAD~1:.relstate/releases/v1.yaml"))
+    res = run(project, "verify", "--all-refs", expect=1)
+    assert "the file was edited" in res.err
+
+
+def test_tag_is_annotated_and_names_the_state(project: Path, run: Runner) -> None:
+    run(project, "release", "v1", "--tag", "-m", "ship it")
+    state_id = _release_doc(project, "v1")["state_id"]
+    assert git(project, "cat-file", "-t", "relstate/v1").strip() == "tag"
+    message = git(project, "tag", "-l", "--format=%(contents)", "relstate/v1")
+    assert state_id in message and "ship it" in message
+    assert git(project, "rev-parse", "relstate/v1^{commit}") == git(project, "rev-parse", "HEAD")
+    res = run(project, "release", "v2", "--tag")  # a different name is fine
+    assert "tagged relstate/v2" in res.out
+
+
+def test_signed_tag_with_ssh_key(project: Path, run: Runner, tmp_path: Path) -> None:
+    key = tmp_path / "signing"
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)],
+        check=True,
+        capture_output=True,
+    )
+    git(project, "config", "gpg.format", "ssh")
+    git(project, "config", "user.signingkey", str(key))
+    run(project, "release", "v1", "--sign")
+    allowed = tmp_path / "allowed"
+    allowed.write_text(f"test@example.invalid {(tmp_path / 'signing.pub').read_text()}")
+    git(project, "config", "gpg.ssh.allowedSignersFile", str(allowed))
+    verified = subprocess.run(
+        ["git", "tag", "-v", "relstate/v1"], cwd=project, capture_output=True, text=True
+    )
+    assert verified.returncode == 0, verified.stderr
+    assert "Good" in verified.stderr
+
+
+def test_sign_without_setup_is_a_clear_error(project: Path, run: Runner) -> None:
+    git(project, "config", "gpg.format", "ssh")
+    git(project, "config", "user.signingkey", "/nonexistent/key")
+    res = run(project, "release", "v1", "--sign", expect=1)
+    assert "could not create tag relstate/v1" in res.err and "hint:" in res.err
+    assert not (project / ".relstate" / "releases" / "v1.yaml").exists()
+
+
+def test_bad_names(project: Path, run: Runner) -> None:
+    assert "invalid release name" in run(project, "release", "../x", expect=1).err
+    assert "no run named 'nope'" in run(project, "release", "v1", "--run", "nope", expect=1).err
+
+
+def test_gc_keeps_what_only_a_release_binds(repo: Path, run: Runner) -> None:
+    (repo / "code.py").write_text("print(1)\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "code")
+    (repo / "data.csv").write_text("old data\n")
+    run(repo, "track", "data.csv")
+    run(repo, "release", "v1")  # binds the pointer before it was ever committed
+    git(repo, "add", ".relstate/releases/v1.yaml")
+    git(repo, "commit", "-qm", "v1")
+    (repo / "data.csv").write_text("new data\n")
+    run(repo, "track", "data.csv")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "new data")
+    old_hex = _release_doc(repo, "v1")["data"][0]["hash"][7:]
+    out = run(repo, "gc").out
+    assert "removed 0 unreferenced" in out
+    assert (repo / ".git" / "relstate" / "cache" / "blake3" / old_hex[:2] / old_hex[2:]).exists()
+    # Without the release, the old data is garbage.
+    git(repo, "rm", "-q", ".relstate/releases/v1.yaml")
+    git(repo, "commit", "-qm", "drop v1")
+    git(repo, "reset", "-q", "--hard", "HEAD")
+    subprocess.run(["git", "checkout", "-q", "--orphan", "fresh"], cwd=repo, check=True)
+    git(repo, "commit", "-qm", "fresh start")
+    git(repo, "branch", "-D", "-q", "main")
+    git(repo, "reflog", "expire", "--expire=now", "--all")
+    out = run(repo, "gc").out
+    assert "removed 1 unreferenced" in out
+
+
+def test_push_and_fetch_release_only(project: Path, run: Runner, tmp_path: Path) -> None:
+    run(project, "release", "v1")
+    remote = tmp_path / "store"
+    run(project, "remote", "add", "origin", str(remote), "--default")
+    (project / "other").write_text("not in the release\n")
+    run(project, "track", "other")
+    out = run(project, "push", "--release", "v1").out
+    assert "pushed" in out
+    stored = {p.name for p in remote.rglob("*") if p.is_file()}
+    doc = _release_doc(project, "v1")
+    model_hex = next(a["hash"] for a in doc["data"] if a["path"] == "model.bin")[7:]
+    assert model_hex[2:] in stored
+    other_hex = yamlio.read(project / "other.relstate.yaml")["hash"][7:]
+    assert other_hex[2:] not in stored
+    assert "everything is already on" in run(project, "push", "--release", "v1").out
+
+
+def test_pull_release_brings_back_its_data_state(
+    project: Path, run: Runner, tmp_path: Path
+) -> None:
+    run(project, "release", "v1")
+    store = tmp_path / "store"
+    run(project, "remote", "add", "origin", str(store), "--default")
+    run(project, "push", "--release", "v1")
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "v1")
+    original = (project / "data" / "rows.csv").read_text()
+    (project / "data" / "rows.csv").write_text("9\n")
+    _train(run, project)
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "new data")
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(project), str(clone))
+    run(clone, "init", "--no-hooks")
+    run(clone, "pull", "--release", "v1")
+    assert (clone / "data" / "rows.csv").read_text() == original
+    assert (clone / "model.bin").read_text() == "model 12\n"
+
+
+def test_gc_keeps_what_only_a_run_record_names(repo: Path, run: Runner) -> None:
+    (repo / "make.py").write_text("open('out.txt', 'w').write(open('in.txt').read() * 2)\n")
+    (repo / "in.txt").write_text("first\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "code")
+    run(
+        repo,
+        "run",
+        "-n",
+        "double",
+        "-d",
+        "in.txt",
+        "-o",
+        "out.txt",
+        "--",
+        sys.executable,
+        "make.py",
+    )
+    first_out = yamlio.read(repo / "out.txt.relstate.yaml")["hash"][7:]
+    # The record stays uncommitted; the pointer moves on and is committed.
+    (repo / "out.txt").write_text("replaced by hand\n")
+    run(repo, "track", "out.txt")
+    git(repo, "add", "out.txt.relstate.yaml", ".gitignore")
+    git(repo, "commit", "-qm", "hand-made output")
+    run(repo, "gc")
+    store = store_of(repo)
+    assert first_out in set(store.iter_hexes())
+    store.close()
+    run(repo, "checkout", "--run", "double", "--force")
+    assert (repo / "out.txt").read_text() == "first\nfirst\n"

@@ -1,0 +1,54 @@
+"""Under load (slow): 200,000 tracked files and 50 releases; status, diff between releases,
+trace and the pre-commit hook stay interactive and memory stays bounded.
+
+The figures themselves are benchmarks/bench_load.py's (docs/benchmarks.md); this test
+builds the same repository and asserts generous bounds, so a regression by a large
+factor fails. ``RELSTATE_LOAD_FILES`` / ``RELSTATE_LOAD_RELEASES`` shrink it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import CHECKOUT
+
+sys.path.insert(0, str(CHECKOUT / "benchmarks"))
+
+import bench_load
+
+FILES = int(os.environ.get("RELSTATE_LOAD_FILES", "200000"))
+RELEASES = int(os.environ.get("RELSTATE_LOAD_RELEASES", "50"))
+# Generous: a few times the targets (the machine may be busy with other tests).
+BOUNDS = {
+    "status (nothing changed)": 4.0,
+    "diff first..last release --json": 6.0,
+    "diff neighbour releases --json": 6.0,
+    "trace model.bin": 3.0,
+    "pre-commit hook": 8.0,
+    "list": 3.0,
+    "gc --dry-run (reads every release)": 60.0,
+}
+PEAK_RSS = 1536 * 2**20
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(3600)
+def test_200k_files_and_50_releases(tmp_path: Path) -> None:
+    env = bench_load.isolated_env(tmp_path / "home")
+    env["RELSTATE_SKIP_HOOKS"] = "1"
+    exe = [sys.executable, "-m", "gitrelstate"]
+    repo = tmp_path / "repo"
+    bench_load.build(repo, env, FILES, RELEASES, exe)
+    results = bench_load.measure(repo, env, RELEASES, 3, exe)
+    doc = bench_load.report(results, FILES, RELEASES)
+    (tmp_path / "load.json").write_text(json.dumps(doc, indent=2))
+    for label, bound in BOUNDS.items():
+        m = results[label]
+        assert m.exit_codes == (0,), f"{label}: exit {m.exit_codes}"
+        assert m.seconds < bound, f"{label}: {m.seconds:.2f} s (bound {bound} s)"
+        assert m.peak_rss < PEAK_RSS, f"{label}: peak RSS {m.peak_rss / 2**20:.0f} MB"
