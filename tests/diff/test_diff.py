@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,19 +14,16 @@ from markdown_it import MarkdownIt
 from gitrelstate.diff.document import StateDiff
 from gitrelstate.diff.render_markdown import MARKER, render_markdown
 from gitrelstate.diff.render_text import render_text
-from tests.helpers.cli import Runner, git, make_repo
+from tests.helpers.cli import Runner, SubprocessRunner, git, make_repo
+from tests.helpers.pipeline import Pipeline
 
-PIPELINE = """\
-import csv, glob, json, os
-from sklearn.linear_model import LogisticRegression
-rows = [r for f in sorted(glob.glob("data/*.csv")) for r in csv.reader(open(f))]
-X = [[float(v) for v in r[:4]] for r in rows]
-y = [int(float(r[4])) for r in rows]
-C = json.load(open("params.json"))["train"]["C"]
-model = LogisticRegression(C=C, max_iter=500).fit(X, y)
-json.dump({"coef": [[round(c, 6) for c in r] for r in model.coef_]}, open("model.json", "w"))
-json.dump({"accuracy": round(model.score(X, y), 6), "rows": len(y)}, open("metrics.json", "w"))
-"""
+# The training stage reads the data folder, records one param and one variable.
+PIPELINE = Pipeline(
+    prepared=False,
+    params={"train": {"C": 1.0, "max_iter": 500}, "other": 5},
+    param_spec="params.json:train.C",
+    variables=("PIPELINE_MODE",),
+)
 
 
 def _write_dist(site: Path, version: str) -> None:
@@ -40,30 +35,6 @@ def _write_dist(site: Path, version: str) -> None:
     (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: toypkg\nVersion: {version}\n")
 
 
-def _train(run: Runner, repo: Path) -> None:
-    run(
-        repo,
-        "run",
-        "-n",
-        "train",
-        "-d",
-        "data",
-        "-d",
-        "train.py",
-        "-p",
-        "params.json:train.C",
-        "-o",
-        "model.json",
-        "-m",
-        "metrics.json",
-        "-e",
-        "PIPELINE_MODE",
-        "--",
-        sys.executable,
-        "train.py",
-    )
-
-
 def _commit(repo: Path, message: str) -> None:
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", message)
@@ -73,8 +44,6 @@ def _commit(repo: Path, message: str) -> None:
 def two_releases(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Releases v1 and v2 that differ in one data file, one param, one package version
     and one environment variable. Built once; tests only read it."""
-    from sklearn.datasets import load_iris
-
     mp = pytest.MonkeyPatch()
     base = tmp_path_factory.mktemp("diff")
     home = base / "home"
@@ -94,20 +63,10 @@ def two_releases(tmp_path_factory: pytest.TempPathFactory) -> Path:
     mp.setenv("PIPELINE_MODE", "batch")
     try:
         repo = make_repo(base / "repo")
-        iris = load_iris()
-        (repo / "data").mkdir()
-        for part in range(3):
-            rows = [
-                ",".join(str(v) for v in [*x, t])
-                for x, t in list(zip(iris.data, iris.target, strict=True))[part::3]
-            ]
-            (repo / "data" / f"part-{part}.csv").write_text("\n".join(rows) + "\n")
-        (repo / "train.py").write_text(PIPELINE)
-        (repo / "params.json").write_text(json.dumps({"train": {"C": 1.0}, "other": 5}))
-        runner = _SubprocessRunner()
-        runner(repo, "track", "data")
+        runner = SubprocessRunner()
+        PIPELINE.write(runner, repo)
         _commit(repo, "pipeline")
-        _train(runner, repo)
+        PIPELINE.train(runner, repo)
         _commit(repo, "train")
         runner(repo, "release", "v1", "--model", "model.json")
         _commit(repo, "release v1")
@@ -115,30 +74,18 @@ def two_releases(tmp_path_factory: pytest.TempPathFactory) -> Path:
         part1 = repo / "data" / "part-1.csv"
         lines = part1.read_text().splitlines()
         part1.write_text("\n".join(["5.0,3.3,1.4,0.2,0", *lines[1:]]) + "\n")
-        (repo / "params.json").write_text(json.dumps({"train": {"C": 0.5}, "other": 5}))
+        (repo / "params.json").write_text(
+            json.dumps({"train": {"C": 0.5, "max_iter": 500}, "other": 5})
+        )
         _write_dist(site, "1.1")
         mp.setenv("PIPELINE_MODE", "stream")
-        _train(runner, repo)
+        PIPELINE.train(runner, repo)
         _commit(repo, "train again")
         runner(repo, "release", "v2", "--model", "model.json")
         _commit(repo, "release v2")
     finally:
         mp.undo()
     return repo
-
-
-class _SubprocessRunner(Runner):
-    """The real CLI in a subprocess, inheriting the patched environment."""
-
-    def __init__(self) -> None:
-        pass
-
-    def __call__(self, cwd: Path, *args: str, expect: int | None = 0) -> Any:
-        proc = subprocess.run(
-            [sys.executable, "-m", "gitrelstate", *args], cwd=cwd, capture_output=True, text=True
-        )
-        assert expect is None or proc.returncode == expect, proc.stderr
-        return proc
 
 
 def _json(run: Runner, repo: Path, *args: str) -> dict[str, Any]:

@@ -11,50 +11,28 @@ import pytest
 
 from gitrelstate.state import yamlio
 from tests.helpers.cli import Runner, git
+from tests.helpers.pipeline import Pipeline
 from tests.helpers.trees import store_of
 
-TRAIN = """\
-import json, sys
-rows = open("data/rows.csv").read().split()
-params = json.load(open("params.json"))
-total = sum(int(r) for r in rows) * params["scale"]
-open("model.bin", "w").write(f"model {total}\\n")
-json.dump({"total": total, "n": len(rows)}, open("metrics.json", "w"))
-"""
+# The training stage reads the data folder and records the whole params file.
+PIPELINE = Pipeline(prepared=False, param_spec="params.json")
 
 
-def _train(run: Runner, repo: Path, expect: int = 0) -> None:
-    run(
-        repo,
-        "run",
-        "-n",
-        "train",
-        "-d",
-        "data",
-        "-d",
-        "train.py",
-        "-p",
-        "params.json",
-        "-o",
-        "model.bin",
-        "-m",
-        "metrics.json",
-        "--",
-        sys.executable,
-        "train.py",
-        expect=expect,
-    )
+def _train(run: Runner, repo: Path) -> None:
+    PIPELINE.train(run, repo)
+
+
+def _add_row(repo: Path) -> None:
+    """Change the tracked data: one more row."""
+    with open(repo / "data" / "part-0.csv", "a") as f:
+        f.write("5.0,3.4,1.5,0.2,0\n")
 
 
 @pytest.fixture
 def project(repo: Path, run: Runner) -> Path:
     """A committed pipeline with one recorded run whose records are committed too."""
-    (repo / "data").mkdir()
-    (repo / "data" / "rows.csv").write_text("1\n2\n3\n")
-    (repo / "train.py").write_text(TRAIN)
+    PIPELINE.write(run, repo)
     (repo / "util.py").write_text("X = 1\n")
-    (repo / "params.json").write_text(json.dumps({"scale": 2}))
-    run(repo, "track", "data")
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "pipeline")
     _train(run, repo)
@@ -68,7 +46,7 @@ def _release_doc(repo: Path, name: str) -> dict:
 
 
 def test_release_binds_every_layer(project: Path, run: Runner) -> None:
-    out = run(project, "release", "v1", "--model", "model.bin", "-m", "first cut").out
+    out = run(project, "release", "v1", "--model", "model.json", "-m", "first cut").out
     assert "released 'v1'" in out
     doc = _release_doc(project, "v1")
     assert doc["relstate"] == 1 and doc["kind"] == "release" and doc["name"] == "v1"
@@ -77,10 +55,11 @@ def test_release_binds_every_layer(project: Path, run: Runner) -> None:
     assert doc["author"] == {"name": "Test", "email": "test@example.invalid"}
     assert doc["code"]["commit"] == git(project, "rev-parse", "HEAD").strip()
     assert doc["code"]["dirty"] is False
-    assert doc["model"]["path"] == "model.bin" and doc["model"]["hash"].startswith("blake3:")
-    assert {a["path"] for a in doc["data"]} == {"data", "model.bin", "metrics.json"}
+    assert doc["model"]["path"] == "model.json" and doc["model"]["hash"].startswith("blake3:")
+    assert {a["path"] for a in doc["data"]} == {"data", "model.json", "metrics.json"}
     [train] = doc["runs"]
-    assert train["name"] == "train" and train["params"] == {"params.json": {"scale": 2}}
+    assert train["name"] == "train"
+    assert train["params"] == {"params.json": {"train.C": 1.0, "train.max_iter": 300}}
     assert doc["environment"]["interpreter"]["version"]
     # list and show agree with the file.
     listed = json.loads(run(project, "list", "--json").out)
@@ -118,7 +97,7 @@ def test_existing_release_name_is_refused(project: Path, run: Runner) -> None:
 
 
 def test_refuses_stale_run_and_modified_data(project: Path, run: Runner) -> None:
-    (project / "data" / "rows.csv").write_text("1\n2\n3\n4\n")
+    _add_row(project)
     res = run(project, "release", "v1", expect=1)
     assert "run 'train' is stale: dependency data changed" in res.err
     assert "tracked data data is modified" in res.err
@@ -127,9 +106,9 @@ def test_refuses_stale_run_and_modified_data(project: Path, run: Runner) -> None
 
 
 def test_refuses_output_that_no_longer_matches(project: Path, run: Runner) -> None:
-    (project / "model.bin").write_text("hand edited\n")
+    (project / "model.json").write_text("hand edited\n")
     res = run(project, "release", "v1", expect=1)
-    assert "output model.bin changed" in res.err
+    assert "output model.json changed" in res.err
 
 
 def test_uncommitted_code_needs_allow_dirty(project: Path, run: Runner) -> None:
@@ -153,10 +132,10 @@ def test_run_on_code_changed_since_is_refused(project: Path, run: Runner) -> Non
 
 def test_run_on_uncommitted_code_later_committed_as_is(project: Path, run: Runner) -> None:
     # Edit, run on the dirty tree, then commit exactly that: the release is clean.
-    (project / "params.json").write_text(json.dumps({"scale": 3}))
+    (project / "params.json").write_text(json.dumps({"train": {"C": 3.0, "max_iter": 300}}))
     _train(run, project)
     git(project, "add", "-A")
-    git(project, "commit", "-qm", "scale 3")
+    git(project, "commit", "-qm", "C 3")
     run(project, "release", "v1")
     assert _release_doc(project, "v1")["runs"][0]["code"]["dirty"] is True
 
@@ -167,7 +146,7 @@ def test_state_id_detects_edits(project: Path, run: Runner) -> None:
     git(project, "commit", "-qm", "release v1")
     assert "every state_id matches" in run(project, "verify").out
     path = project / ".relstate" / "releases" / "v1.yaml"
-    path.write_text(path.read_text().replace("scale: 2", "scale: 5"))
+    path.write_text(path.read_text().replace("train.C: 1.0", "train.C: 5.0"))
     res = run(project, "verify", expect=1)
     assert ".relstate/releases/v1.yaml" in res.err and "state_id" in res.err
     # Committing the edit does not launder it: history is checked with --all-refs.
@@ -260,7 +239,7 @@ def test_push_and_fetch_release_only(project: Path, run: Runner, tmp_path: Path)
     assert "pushed" in out
     stored = {p.name for p in remote.rglob("*") if p.is_file()}
     doc = _release_doc(project, "v1")
-    model_hex = next(a["hash"] for a in doc["data"] if a["path"] == "model.bin")[7:]
+    model_hex = next(a["hash"] for a in doc["data"] if a["path"] == "model.json")[7:]
     assert model_hex[2:] in stored
     other_hex = yamlio.read(project / "other.relstate.yaml")["hash"][7:]
     assert other_hex[2:] not in stored
@@ -276,17 +255,19 @@ def test_pull_release_brings_back_its_data_state(
     run(project, "push", "--release", "v1")
     git(project, "add", "-A")
     git(project, "commit", "-qm", "v1")
-    original = (project / "data" / "rows.csv").read_text()
-    (project / "data" / "rows.csv").write_text("9\n")
+    original = (project / "data" / "part-0.csv").read_text()
+    model = (project / "model.json").read_bytes()
+    _add_row(project)
     _train(run, project)
+    assert (project / "model.json").read_bytes() != model
     git(project, "add", "-A")
     git(project, "commit", "-qm", "new data")
     clone = tmp_path / "clone"
     git(tmp_path, "clone", "-q", str(project), str(clone))
     run(clone, "init", "--no-hooks")
     run(clone, "pull", "--release", "v1")
-    assert (clone / "data" / "rows.csv").read_text() == original
-    assert (clone / "model.bin").read_text() == "model 12\n"
+    assert (clone / "data" / "part-0.csv").read_text() == original
+    assert (clone / "model.json").read_bytes() == model
 
 
 def test_gc_keeps_what_only_a_run_record_names(repo: Path, run: Runner) -> None:

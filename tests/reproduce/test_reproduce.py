@@ -7,7 +7,6 @@ local-folder remote) and copied for each test.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
@@ -22,78 +21,24 @@ import pytest
 from gitrelstate import hashing
 from gitrelstate.reproduce.worktree import MARKER
 from tests.helpers.cli import Runner, git, make_repo, relstate
+from tests.helpers.pipeline import Pipeline
 from tests.helpers.trees import read_tree
 
-PREPARE = """\
-import glob
-rows = []
-for name in sorted(glob.glob("data/raw/*.csv")):
-    rows += [line for line in open(name).read().splitlines() if line]
-open("data/iris.csv", "w").write("\\n".join(rows) + "\\n")
-"""
-
-TRAIN = """\
-import csv, json, os, random
-from sklearn.linear_model import LogisticRegression
-rows = list(csv.reader(open("data/iris.csv")))
-params = json.load(open("params.json"))["train"]
-# The seed picks the training rows: another seed, another model.
-seed = int(os.environ.get("RANDOM_STATE", "0"))
-chosen = sorted(random.Random(seed).sample(range(len(rows)), 100))
-X = [[float(v) for v in rows[i][:4]] for i in chosen]
-y = [int(rows[i][4]) for i in chosen]
-model = LogisticRegression(C=params["C"], max_iter=params["max_iter"]).fit(X, y)
-json.dump({"coef": [[round(c, 6) for c in r] for r in model.coef_]}, open("model.json", "w"))
-metrics = {"accuracy": round(model.score(X, y), 6), "intercept": round(model.intercept_[0], 6)}
-json.dump(metrics, open("metrics.json", "w"))
-"""
-
-PARAMS = json.dumps({"train": {"C": 1.0, "max_iter": 300}})
-TRAIN_ARGS = (
-    "run",
-    "-n",
-    "train",
-    "-d",
-    "data/iris.csv",
-    "-d",
-    "train.py",
-    "-p",
-    "params.json:train",
-    "-o",
-    "model.json",
-    "-m",
-    "metrics.json",
-)
+# The seed comes from RANDOM_STATE; the tests choose whether the stage records it.
+PIPELINE = Pipeline(seed_variable="RANDOM_STATE")
 _TEMPLATE: dict[str, Path] = {}
-
-
-def _iris_rows() -> list[str]:
-    spec = importlib.util.find_spec("sklearn")
-    assert spec is not None and spec.origin is not None
-    text = (Path(spec.origin).parent / "datasets" / "data" / "iris.csv").read_text()
-    return text.splitlines()[1:]
 
 
 def _build(base: Path, run: Runner, monkeypatch: pytest.MonkeyPatch) -> None:
     repo = make_repo(base / "repo", run)
-    rows = _iris_rows()
-    (repo / "data" / "raw").mkdir(parents=True)
-    for i in range(3):
-        part = rows[i * 50 : (i + 1) * 50]
-        (repo / "data" / "raw" / f"part-{i}.csv").write_text("\n".join(part) + "\n")
-    (repo / "prepare.py").write_text(PREPARE)
-    (repo / "train.py").write_text(TRAIN)
-    (repo / "params.json").write_text(PARAMS)
-    run(repo, "track", "data/raw")
+    PIPELINE.write(run, repo)
     # Relative to the repository root, so copies and clones beside it find it too.
     run(repo, "remote", "add", "origin", "../remote", "--default")
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "pipeline")
-    py = sys.executable
-    prepare = ("-d", "data/raw", "-d", "prepare.py", "-o", "data/iris.csv")
-    run(repo, "run", "-n", "prepare", *prepare, "--", py, "prepare.py")
+    PIPELINE.prepare(run, repo)
     monkeypatch.setenv("RANDOM_STATE", "3")
-    run(repo, *TRAIN_ARGS, "-e", "RANDOM_STATE", "--", py, "train.py")
+    PIPELINE.train(run, repo, "-e", "RANDOM_STATE")
     monkeypatch.delenv("RANDOM_STATE")
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "runs")
@@ -211,7 +156,7 @@ def test_variable_outside_the_policy_is_not_restored_and_outputs_differ(
     repo = base / "repo"
     # Recorded again without -e RANDOM_STATE: the script still reads it.
     monkeypatch.setenv("RANDOM_STATE", "3")
-    run(repo, *TRAIN_ARGS, "--", sys.executable, "train.py")
+    PIPELINE.train(run, repo)
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "train without capturing the seed")
     monkeypatch.setenv("RANDOM_STATE", "5")
@@ -283,7 +228,7 @@ def test_params_of_an_uncommitted_run_are_restored(
     repo = base / "repo"
     (repo / "params.json").write_text(json.dumps({"train": {"C": 0.25, "max_iter": 300}}))
     monkeypatch.setenv("RANDOM_STATE", "3")
-    run(repo, *TRAIN_ARGS, "-e", "RANDOM_STATE", "--", sys.executable, "train.py")
+    PIPELINE.train(run, repo, "-e", "RANDOM_STATE")
     git(repo, "checkout", "-q", "params.json")  # the tweak is never committed
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "train with C=0.25")

@@ -12,86 +12,25 @@ import pytest
 
 from gitrelstate.state import yamlio
 from tests.helpers.cli import Runner, git
+from tests.helpers.pipeline import Pipeline
 from tests.helpers.trees import read_tree
 
-PREPARE = """\
-import csv, sys
-from sklearn.datasets import load_iris
-iris = load_iris()
-with open(sys.argv[1], "w", newline="") as f:
-    w = csv.writer(f)
-    for row, label in zip(iris.data, iris.target):
-        w.writerow([*row, label])
-"""
-
-TRAIN = """\
-import csv, json, os, sys
-import yaml_free_params as p
-from sklearn.linear_model import LogisticRegression
-rows = list(csv.reader(open("data/iris.csv")))
-X = [[float(v) for v in r[:4]] for r in rows]
-y = [int(float(r[4])) for r in rows]
-params = p.load("params.json")["train"]
-seed = int(os.environ.get("SEED", "0"))
-model = LogisticRegression(C=params["C"], max_iter=params["max_iter"], random_state=seed)
-model.fit(X, y)
-json.dump({"coef": [[round(c, 6) for c in r] for r in model.coef_]}, open("model.json", "w"))
-json.dump({"accuracy": round(model.score(X, y), 6), "n": len(y)}, open("metrics.json", "w"))
-"""
-
-HELPER = "import json\ndef load(path):\n    return json.load(open(path))\n"
+# The training stage records two of the params and the seed variable.
+PIPELINE = Pipeline(
+    params={"train": {"C": 1.0, "max_iter": 200}},
+    param_spec="params.json:train.C,train.max_iter",
+    variables=("SEED",),
+)
 
 
 @pytest.fixture
 def pipeline(repo: Path, run: Runner) -> Path:
-    (repo / "prepare.py").write_text(PREPARE)
-    (repo / "train.py").write_text(TRAIN)
-    (repo / "yaml_free_params.py").write_text(HELPER)
-    (repo / "params.json").write_text(json.dumps({"train": {"C": 1.0, "max_iter": 200}}))
-    (repo / "data").mkdir()
+    """The pipeline committed, its prepare stage recorded (not committed)."""
+    PIPELINE.write(run, repo)
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "pipeline")
-    run(
-        repo,
-        "run",
-        "-n",
-        "prepare",
-        "-d",
-        "prepare.py",
-        "-o",
-        "data/iris.csv",
-        "--",
-        sys.executable,
-        "prepare.py",
-        "data/iris.csv",
-    )
+    PIPELINE.prepare(run, repo)
     return repo
-
-
-def _train(run: Runner, repo: Path, *extra: str, expect: int = 0) -> None:
-    run(
-        repo,
-        "run",
-        "-n",
-        "train",
-        "-d",
-        "data/iris.csv",
-        "-d",
-        "train.py",
-        "-p",
-        "params.json:train.C,train.max_iter",
-        "-o",
-        "model.json",
-        "-m",
-        "metrics.json",
-        "-e",
-        "SEED",
-        *extra,
-        "--",
-        sys.executable,
-        "train.py",
-        expect=expect,
-    )
 
 
 def _record(repo: Path, name: str) -> dict:
@@ -102,7 +41,7 @@ def test_record_binds_data_params_code_environment_and_outputs(
     pipeline: Path, run: Runner, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SEED", "7")
-    _train(run, pipeline)
+    PIPELINE.train(run, pipeline)
     rec = _record(pipeline, "train")
     assert list(rec)[:4] == ["relstate", "kind", "name", "command"]
     assert rec["command"][1:] == ["train.py"] and rec["exit_status"] == 0
@@ -127,7 +66,7 @@ def test_each_layer_change_shows_in_the_next_record(
     pipeline: Path, run: Runner, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SEED", "1")
-    _train(run, pipeline)
+    PIPELINE.train(run, pipeline)
     first = _record(pipeline, "train")
     git(pipeline, "add", "-A")
     git(pipeline, "commit", "-qm", "run 1")
@@ -135,8 +74,8 @@ def test_each_layer_change_shows_in_the_next_record(
     monkeypatch.setenv("SEED", "2")
     with open(pipeline / "data" / "iris.csv", "a") as f:
         f.write("5.0,3.0,1.5,0.2,0\n")
-    (pipeline / "train.py").write_text(TRAIN + "\n# tweak\n")
-    _train(run, pipeline)
+    (pipeline / "train.py").write_text(PIPELINE.train_script + "\n# tweak\n")
+    PIPELINE.train(run, pipeline)
     second = _record(pipeline, "train")
     before = {d["path"]: d["hash"] for d in first["deps"]}
     after = {d["path"]: d["hash"] for d in second["deps"]}
@@ -169,7 +108,7 @@ def test_dependency_modified_during_the_run_is_caught(pipeline: Path, run: Runne
 
 
 def test_failing_command_keeps_the_previous_record(pipeline: Path, run: Runner) -> None:
-    _train(run, pipeline)
+    PIPELINE.train(run, pipeline)
     before = (pipeline / ".relstate" / "runs" / "train.yaml").read_text()
     (pipeline / "train.py").write_text("raise SystemExit(3)\n")
     result = run(pipeline, "run", "train", expect=1)
@@ -236,7 +175,7 @@ def test_a_venv_command_is_captured_as_that_venv(tmp_path: Path, repo: Path, run
 def test_rerun_by_name_and_stale_upstream(
     pipeline: Path, run: Runner, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _train(run, pipeline)
+    PIPELINE.train(run, pipeline)
     first = _record(pipeline, "train")
     with open(pipeline / "prepare.py", "a") as f:
         f.write("\n# changed\n")
@@ -248,7 +187,7 @@ def test_rerun_by_name_and_stale_upstream(
 
 
 def test_trace_finds_the_producing_run_in_history(pipeline: Path, run: Runner) -> None:
-    _train(run, pipeline)
+    PIPELINE.train(run, pipeline)
     git(pipeline, "add", "-A")
     git(pipeline, "commit", "-qm", "trained")
     commit = git(pipeline, "rev-parse", "HEAD").strip()
@@ -282,7 +221,7 @@ def test_python_api_writes_the_same_record(pipeline: Path, monkeypatch: pytest.M
 
 def test_env_show_and_check(pipeline: Path, run: Runner, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SEED", "3")
-    _train(run, pipeline)
+    PIPELINE.train(run, pipeline)
     shown = json.loads(run(pipeline, "env", "show", "train", "--json").out)
     assert shown["variables"]["SEED"] == "3"
     assert run(pipeline, "env", "check", "train").code == 0
