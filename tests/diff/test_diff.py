@@ -89,7 +89,8 @@ def two_releases(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _json(run: Runner, repo: Path, *args: str) -> dict[str, Any]:
-    return json.loads(run(repo, "diff", *args, "--json").out)
+    doc: dict[str, Any] = json.loads(run(repo, "diff", *args, "--json").out)
+    return doc
 
 
 def test_exactly_the_four_changes_in_their_layers(two_releases: Path, run: Runner) -> None:

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -41,8 +42,9 @@ def project(repo: Path, run: Runner) -> Path:
     return repo
 
 
-def _release_doc(repo: Path, name: str) -> dict:
-    return yamlio.read(repo / ".relstate" / "releases" / f"{name}.yaml")
+def _release_doc(repo: Path, name: str) -> dict[str, Any]:
+    doc: dict[str, Any] = yamlio.read(repo / ".relstate" / "releases" / f"{name}.yaml")
+    return doc
 
 
 def test_release_binds_every_layer(project: Path, run: Runner) -> None:

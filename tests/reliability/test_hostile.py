@@ -240,7 +240,7 @@ scalars = (
     | st.booleans()
     | st.integers(min_value=-(2**70), max_value=2**70)
     | st.floats(allow_nan=True)
-    | st.text(st.characters(exclude_categories=("Cs",)), max_size=30)
+    | st.text(st.characters(exclude_categories=["Cs"]), max_size=30)
     | st.sampled_from(HAZARD_PATHS)
 )
 values = st.recursive(
@@ -265,7 +265,7 @@ versions = st.sampled_from([1, 2, 0, -1, 10**30, True, "1", 1.0, None, [1]])
 def mutated(draw: st.DrawFn, base: dict[str, Any], path_keys: list[str]) -> dict[str, Any]:
     """``base`` with one to three keys set to hazards (paths where paths go), removed,
     or added."""
-    doc = json.loads(json.dumps(base, default=str))
+    doc: dict[str, Any] = json.loads(json.dumps(base, default=str))
     for _ in range(draw(st.integers(1, 3))):
         action = draw(st.sampled_from(["path", "value", "delete", "add", "version", "kind"]))
         keys = list(doc)
@@ -273,7 +273,8 @@ def mutated(draw: st.DrawFn, base: dict[str, Any], path_keys: list[str]) -> dict
             _set_dotted(doc, draw(st.sampled_from(path_keys)), draw(paths))
         elif action == "value" and keys:
             # Half the time one of the typed keys this kind knows (nested ones included).
-            if path_keys and draw(st.booleans()):
+            typed = bool(path_keys) and draw(st.booleans())
+            if typed:
                 _set_dotted(doc, draw(st.sampled_from(path_keys)), draw(values))
             else:
                 doc[draw(st.sampled_from(keys))] = draw(values)

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -73,12 +74,13 @@ def _worktrees(repo: Path) -> list[str]:
     return [line.split(" ", 1)[1] for line in out.splitlines() if line.startswith("worktree ")]
 
 
-def _reproduce(run: Runner, repo: Path, *args: str, expect: int) -> dict:
+def _reproduce(run: Runner, repo: Path, *args: str, expect: int) -> dict[str, Any]:
     result = run(repo, "reproduce", *args, "--json", expect=expect)
-    return json.loads(result.out)
+    doc: dict[str, Any] = json.loads(result.out)
+    return doc
 
 
-def _outputs(doc: dict) -> dict[str, bool]:
+def _outputs(doc: dict[str, Any]) -> dict[str, bool]:
     return {o["path"]: o["match"] for o in doc["outputs"]}
 
 

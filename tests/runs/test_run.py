@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -33,8 +34,9 @@ def pipeline(repo: Path, run: Runner) -> Path:
     return repo
 
 
-def _record(repo: Path, name: str) -> dict:
-    return yamlio.read(repo / ".relstate" / "runs" / f"{name}.yaml")
+def _record(repo: Path, name: str) -> dict[str, Any]:
+    record: dict[str, Any] = yamlio.read(repo / ".relstate" / "runs" / f"{name}.yaml")
+    return record
 
 
 def test_record_binds_data_params_code_environment_and_outputs(

@@ -8,7 +8,7 @@ from tests.helpers.trees import cache_objects, damage_object, read_tree, write_t
 
 
 def test_checkout_restores_deleted_and_modified_files(repo: Path, run: Runner) -> None:
-    files = {"a.txt": "a", "sub/b.txt": "bb", "sub/c.bin": b"\x00\x01"}
+    files: dict[str, bytes | str] = {"a.txt": "a", "sub/b.txt": "bb", "sub/c.bin": b"\x00\x01"}
     write_tree(repo / "data", files)
     os.chmod(repo / "data" / "a.txt", 0o755)
     run(repo, "track", "data")
