@@ -272,7 +272,7 @@ class Session:
     def _check_inputs(self, record: RunRecord) -> None:
         hashes = {d.path: d.hash for d in record.deps}
         params = {p.file: p for p in restore_params(self.wt.root, record, hashes)}
-        self.report.params.extend(p.to_dict() for p in params.values() if p.changed)
+        self.report.params.extend(p.to_dict() for p in params.values() if p.changed or p.problem)
         keyed = record.extra.get("param_keys") or {}
         for dep in record.deps:
             maker = self.made_by.get(dep.path)
@@ -285,7 +285,7 @@ class Session:
                 dep.path, record.name, layer, source, dep.hash, actual, actual == dep.hash
             )
             p = params.get(dep.path)
-            if p is not None and p.changed and not check.match:
+            if p is not None and (p.changed or p.problem) and not check.match:
                 if p.problem:
                     check.note = f"recorded values not restored: {p.problem}"
                 elif dep.path in keyed:

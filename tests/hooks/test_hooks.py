@@ -171,10 +171,11 @@ def test_older_shims_are_upgraded_newer_ones_kept(tmp_path: Path, run: Runner) -
     hooks = repo / ".git" / "hooks"
     run(repo, "install")
     current = (hooks / "pre-commit").read_text()
-    (hooks / "pre-commit").write_text(current.replace(" v1\n", " v0\n"))
+    version = f" v{shims.VERSION}\n"
+    (hooks / "pre-commit").write_text(current.replace(version, " v0\n"))
     assert "pre-commit: upgraded from v0" in run(repo, "install").out
     assert (hooks / "pre-commit").read_text() == current
-    (hooks / "pre-commit").write_text(current.replace(" v1\n", " v99\n"))
+    (hooks / "pre-commit").write_text(current.replace(version, " v99\n"))
     result = run(repo, "install", expect=1)
     assert "newer gitrelstate (v99" in result.err and "--force" in result.err
     run(repo, "install", "--force")
