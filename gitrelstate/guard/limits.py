@@ -29,6 +29,8 @@ MAX_INT = 2**63 - 1
 # Digits looked at before converting (underscores and a sign aside): more cannot be
 # in range, and Python's int() is quadratic in the digit count.
 MAX_INT_DIGITS = 64
+# Mapping keys: names of things (packages, variables, params), never prose.
+MAX_KEY_CHARS = 256
 # Values (scalars, mappings, sequences) in one YAML file. Reading and writing one
 # costs a few microseconds whatever its size, so a byte cap alone would let a file of
 # one-character numbers take seconds. A run record listing 2,000 packages has ~5,000;

@@ -64,6 +64,7 @@ def compute_state_id(doc: Mapping[str, Any]) -> str:
     """
     content = {k: v for k, v in doc.items() if k != "state_id"}
     try:
+        _check_keys(content)
         canonical = json.dumps(
             content, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
         )
@@ -74,6 +75,19 @@ def compute_state_id(doc: Mapping[str, Any]) -> str:
             "mappings with string keys and lists",
         ) from None
     return hashing.content_id(hashing.hash_bytes(canonical.encode("utf-8", "surrogatepass")))
+
+
+def _check_keys(doc: object) -> None:
+    """Refuse a mapping key that is not a string: JSON would turn 1 into "1"."""
+    todo = [doc]
+    while todo:
+        value = todo.pop()
+        if isinstance(value, dict):
+            if not all(type(k) is str for k in value):
+                raise TypeError("a mapping key is not a string")
+            todo.extend(value.values())
+        elif isinstance(value, (list, tuple)):
+            todo.extend(value)
 
 
 @dataclass(frozen=True)

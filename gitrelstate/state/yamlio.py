@@ -77,8 +77,10 @@ def _to_int(text: str) -> int:
     digits = text.replace("_", "")
     sign = -1 if digits[:1] == "-" else 1
     digits = digits[1:] if digits[:1] in ("-", "+") else digits
-    if not digits or len(digits) > limits.MAX_INT_DIGITS:
-        raise ValueError("not a usable integer")
+    if not digits:
+        raise ValueError("no digits")
+    if len(digits) > limits.MAX_INT_DIGITS:
+        raise ValueError(f"{len(digits)} digits: out of the 64-bit range")
     if digits[:2] in ("0b", "0x", "0o"):
         value = int(digits[2:], {"0b": 2, "0x": 16, "0o": 8}[digits[:2]])
     else:
@@ -92,7 +94,7 @@ def _to_int(text: str) -> int:
 def _to_float(text: str) -> float:
     value = float(text.replace("_", ""))
     if not math.isfinite(value):
-        raise ValueError("number too large")
+        raise ValueError("not a finite number")
     return value
 
 
@@ -151,7 +153,7 @@ def _scalar(event: Any, source: str) -> Any:
             source,
             event,
             f"{text} is not a finite number",
-            hint="state files hold JSON numbers: write null (or a string) for a value "
+            hint="gitrelstate records JSON numbers: write null (or a string) for a value "
             "that is not a finite number",
         )
     try:
@@ -238,6 +240,13 @@ def _build(text: str, source: str, text_keys: bool) -> Any:
                         value = text
                     elif type(value) is not str:
                         raise _refuse(source, event, f"mapping keys must be strings, not {value!r}")
+                    if len(value) > limits.MAX_KEY_CHARS or not value.isprintable():
+                        raise _refuse(
+                            source,
+                            event,
+                            f"a mapping key must be printable text of at most "
+                            f"{limits.MAX_KEY_CHARS} characters, got {value[:80]!r}",
+                        )
                     if value in top:
                         raise _refuse(source, event, f"duplicate key {value[:80]!r}")
                     key = value
@@ -252,7 +261,7 @@ def _build(text: str, source: str, text_keys: bool) -> Any:
                         source,
                         event,
                         f"nesting deeper than {MAX_DEPTH} levels",
-                        hint="state files are shallow; this file is not one gitrelstate wrote",
+                        hint="gitrelstate's files nest a few levels; this one is not such a file",
                     )
                 if key is _NO_KEY and type(top) is dict:
                     raise _refuse(source, event, "mapping keys must be strings")
