@@ -2,8 +2,8 @@
 OpenLineage run events and a Markdown model card (docs/provenance.md).
 
 Each format is one module with one ``render(state, ...) -> str``; what they share (the
-state as exporters see it, digests from the cache, purls, redaction) is in ``source`` and
-``common``. The format libraries are imported inside the renderers only, so no other
+state as exporters see it, redacted once; digests from the cache; purls) is in ``source``,
+``digests`` and ``common``. The format libraries are imported inside the renderers only, so no other
 command pays for them.
 """
 

@@ -1,5 +1,6 @@
-"""What the formats share: the URIs they name, deterministic JSON, redaction of what they
-emit, repository URLs, package URLs (purls), and the library import guard."""
+"""What the formats share: the URIs they name, deterministic JSON, repository URLs safe to
+publish, package URLs (purls), and the library import guard. (What they show of the state
+is redacted once, in ``source``.)"""
 
 from __future__ import annotations
 
@@ -12,9 +13,8 @@ from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from gitrelstate.environment.variables import is_secret
 from gitrelstate.errors import RelstateError
-from gitrelstate.remotes.remote import redact_url
+from gitrelstate.guard import secrets
 
 # The root package is imported before any of its modules; reading its version from there
 # keeps this layer from importing the package's top (which reaches the Python API).
@@ -35,8 +35,8 @@ def dumps(doc: Any) -> str:
 def text_value(value: Any) -> str:
     """A params/metrics value as the text formats that only hold strings want."""
     if isinstance(value, str):
-        return redact_text(value)
-    return json.dumps(redact_value(value), sort_keys=True, ensure_ascii=False)
+        return value
+    return json.dumps(value, sort_keys=True, ensure_ascii=False)
 
 
 @contextlib.contextmanager
@@ -56,36 +56,9 @@ def library(distribution: str) -> Iterator[None]:
 
 
 def redact_text(text: str) -> str:
-    """Free text from a state file (a command word, a params value, a URL) as an export may
-    show it: credentials in URLs hidden."""
-    # TODO(integrator): route through gitrelstate.guard.secrets once it exists.
-    return redact_url(text)
-
-
-def redact_value(value: Any) -> Any:
-    """``redact_text`` over every string of a params value (lists and mappings too)."""
-    if isinstance(value, str):
-        return redact_text(value)
-    if isinstance(value, Mapping):
-        return {str(k): redact_value(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [redact_value(v) for v in value]
-    return value
-
-
-def redact_variables(variables: Mapping[str, Any]) -> dict[str, Any]:
-    """Recorded environment variables: redacted ones stay ``{redacted: digest}``; a clear
-    value that looks secret (a record made before a rule existed) is withheld."""
-    out: dict[str, Any] = {}
-    for name in sorted(variables):
-        value = variables[name]
-        if isinstance(value, Mapping):
-            out[name] = {"redacted": str(value.get("redacted", "withheld"))}
-        elif is_secret(name, str(value)):
-            out[name] = {"redacted": "withheld"}
-        else:
-            out[name] = redact_text(str(value))
-    return out
+    """Text an export or a message shows that does not come from a cleaned state (a URL
+    from the clone's config or the command line): the secret parts masked."""
+    return secrets.redact_text(text)
 
 
 # -- repository URLs -------------------------------------------------------------------

@@ -176,7 +176,7 @@ def _model_component(state: ExportState, digests: Digests) -> Component | None:
             hashes.append(HashType(alg=HashAlgorithm.SHA_256, content=hex_))
         name = art.path
     else:
-        name = common.redact_text(ref.reference or "")
+        name = ref.reference or ""
         pairs.append(("reference", name))
     return Component(
         type=ComponentType.MACHINE_LEARNING_MODEL,
@@ -185,7 +185,7 @@ def _model_component(state: ExportState, digests: Digests) -> Component | None:
         bom_ref=_model_ref(state),
         hashes=hashes,
         properties=_properties(pairs),
-        description=common.redact_text(state.message) or None,
+        description=state.message or None,
     )
 
 

@@ -34,12 +34,11 @@ _CODE = re.compile(r"[A-Za-z0-9:._/@+-]*")
 
 
 def _flat(value: Any) -> str:
-    raw = value if isinstance(value, str) else common.text_value(value)
-    return " ".join(common.redact_text(raw).split())
+    return " ".join(common.text_value(value).split())
 
 
 def text(value: Any) -> str:
-    """A value for a table cell or after a label: secrets redacted, inert, on one line."""
+    """A value for a table cell or after a label: inert, on one line."""
     flat = _flat(value)
     return flat if _PLAIN.fullmatch(flat) else md(flat)
 
@@ -175,7 +174,7 @@ def _procedure(state: ExportState) -> list[str]:
         if upstream:
             facts.append("- after " + ", ".join(code(name) for name in upstream))
         out += [*facts, ""]
-        out += [*fenced([shlex.join(common.redact_text(w) for w in run.command)]), ""]
+        out += [*fenced([shlex.join(run.command)]), ""]
         params = [
             [code(file), code(key), text(value)]
             for file, values in sorted(run.params.items())
@@ -249,11 +248,11 @@ def _environment(env: Mapping[str, Any]) -> list[str]:
         rows = [[code(p.name), text(p.version or ""), _source(p)] for p in shown]
         out += [f"{len(found)} packages installed; the ones that matter most here:", ""]
         out += _table(["package", "version", "installed from"], rows) if rows else []
-    variables = common.redact_variables(env.get("variables") or {})
+    variables = env.get("variables") or {}
     if variables:
         rows = [
             [code(name), "(redacted)" if isinstance(v, dict) else text(v)]
-            for name, v in variables.items()
+            for name, v in sorted(variables.items())
         ]
         out += _table(["variable", "value"], rows)
     return out

@@ -18,8 +18,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from gitrelstate.errors import RelstateError
 from gitrelstate.exports import common
-from gitrelstate.exports.source import ExportState, record_id
-from gitrelstate.state.record import Artifact, RunRecord
+from gitrelstate.exports.source import ExportState
+from gitrelstate.state.record import Artifact
 
 PRODUCER: Final = f"https://github.com/gitrelstate/gitrelstate/tree/v{common.VERSION}"
 RUN_NAMESPACE: Final = uuid.uuid5(uuid.NAMESPACE_URL, f"{common.PROVENANCE_DOCS}#openlineage")
@@ -33,9 +33,9 @@ NAMESPACE_FALLBACK: Final = "gitrelstate"
 EMIT_TIMEOUT: Final = 10.0
 
 
-def run_id(record: RunRecord) -> str:
-    """A stable UUID for one run record."""
-    return str(uuid.uuid5(RUN_NAMESPACE, record_id(record)))
+def run_id(record_id: str) -> str:
+    """A stable UUID for one run record, from its content id (``source.record_id``)."""
+    return str(uuid.uuid5(RUN_NAMESPACE, record_id))
 
 
 @functools.cache
@@ -126,7 +126,7 @@ def events(state: ExportState) -> list[Any]:
                     parameters=parameters, producer=PRODUCER
                 )
             )
-        run = Run(runId=run_id(record), facets=run_facets)
+        run = Run(runId=run_id(state.run_ids[record.name]), facets=run_facets)
         inputs = [
             InputDataset(
                 namespace=namespace,

@@ -84,10 +84,10 @@ def _external(state: ExportState) -> dict[str, Any]:
     stages = [
         {
             "name": run.name,
-            "command": [common.redact_text(word) for word in run.command],
+            "command": list(run.command),
             "wdir": run.wdir,
             "params": {
-                file: {key: common.redact_value(value) for key, value in sorted(values.items())}
+                file: {key: value for key, value in sorted(values.items())}
                 for file, values in sorted(run.params.items())
             },
         }
@@ -95,7 +95,7 @@ def _external(state: ExportState) -> dict[str, Any]:
     ]
     out: dict[str, Any] = {"kind": state.kind, "name": state.name, "stages": stages}
     if state.model is not None and state.model.reference is not None:
-        out["modelReference"] = common.redact_text(state.model.reference)
+        out["modelReference"] = state.model.reference
     return out
 
 
@@ -104,7 +104,7 @@ def _internal(state: ExportState) -> dict[str, Any]:
     env = state.environment
     out: dict[str, Any] = {key: env[key] for key in ENVIRONMENT_KEYS if key in env}
     if isinstance(env.get("variables"), dict):
-        out["variables"] = common.redact_variables(env["variables"])
+        out["variables"] = env["variables"]
     out["stateId"] = state.state_id
     return out
 

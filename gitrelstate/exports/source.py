@@ -4,20 +4,22 @@
 ``diff`` and ``reproduce`` use, so every format accepts the same references (and aliases,
 once that resolver knows them). Releases are read through ``releases.registry``, runs
 through ``runs.records``; the only other input is the clone's repository URL, credentials
-stripped.
+stripped. What the formats show of a state passes here, once, through the redaction every
+sink applies (``guard.secrets.redact``): no format redacts on its own.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from gitrelstate import git, hashing, ui
 from gitrelstate.diff import states
 from gitrelstate.errors import RelstateError
 from gitrelstate.exports import common
+from gitrelstate.guard import secrets
 from gitrelstate.releases import registry
 from gitrelstate.repo import Repo
 from gitrelstate.state.record import Artifact, RunRecord
@@ -40,6 +42,7 @@ class ExportState:
     runs: tuple[RunRecord, ...]  # in pipeline order (upstream first)
     environment: Mapping[str, Any]
     repository: str | None  # the clone's remote, credentials stripped (common.clean_url)
+    run_ids: Mapping[str, str]  # stage -> content id of its record as recorded (record_id)
 
     @property
     def label(self) -> str:
@@ -125,20 +128,61 @@ def resolve(repo: Repo, ref: str) -> ExportState:
     )
 
 
+def _clean(doc: Any) -> Any:
+    """What an export shows of a state file, through the one redaction every sink applies
+    (guard.secrets.redact). No key: a value that would need a new digest becomes
+    ``{redacted: unkeyed}``; an export neither reads nor creates the clone's key."""
+    return secrets.redact(doc, None)
+
+
+def _clean_run(run: RunRecord) -> RunRecord:
+    doc = _clean(
+        {
+            "command": list(run.command),
+            "params": {f: dict(v) for f, v in run.params.items()},
+            "metrics": {f: dict(v) for f, v in run.metrics.items()},
+            "environment": dict(run.environment),
+        }
+    )
+    return replace(
+        run,
+        command=tuple(doc["command"]),
+        params=doc["params"],
+        metrics=doc["metrics"],
+        environment=doc["environment"],
+        extra={},  # env_vars, param_keys and unknown keys: no format shows them
+    )
+
+
+def _clean_model(model: ModelRef | None) -> ModelRef | None:
+    if model is None or model.reference is None:
+        return model
+    return replace(model, reference=str(_clean({"model": model.reference})["model"]))
+
+
 def from_release(release: Release, repository: str | None) -> ExportState:
+    top = _clean(
+        {
+            "author": dict(release.author),
+            "message": release.message,
+            "code": dict(release.code),
+            "environment": dict(release.environment),
+        }
+    )
     return ExportState(
         kind="release",
         name=release.name,
         state_id=release.state_id,
         created=release.created,
-        author=release.author,
-        message=release.message,
-        code=release.code,
-        model=release.model,
+        author=top["author"],
+        message=top["message"],
+        code=top["code"],
+        model=_clean_model(release.model),
         data=tuple(sorted(release.data, key=lambda a: a.path)),
-        runs=_pipeline_order(release.runs),
-        environment=release.environment,
+        runs=tuple(_clean_run(r) for r in _pipeline_order(release.runs)),
+        environment=top["environment"],
         repository=repository,
+        run_ids={r.name: record_id(r) for r in release.runs},
     )
 
 
@@ -148,6 +192,7 @@ def from_run(repo: Repo, record: RunRecord, repository: str | None) -> ExportSta
     for art in (*record.deps, *record.outs):
         if art.path not in data and not git.is_tracked(repo.root, art.path):
             data[art.path] = art
+    clean = _clean_run(record)
     return ExportState(
         kind="run",
         name=record.name,
@@ -155,12 +200,13 @@ def from_run(repo: Repo, record: RunRecord, repository: str | None) -> ExportSta
         created=record.finished,
         author={},
         message="",
-        code=record.code,
+        code=_clean({"code": dict(record.code)})["code"],
         model=None,
         data=tuple(data[p] for p in sorted(data)),
-        runs=(record,),
-        environment=record.environment,
+        runs=(clean,),
+        environment=clean.environment,
         repository=repository,
+        run_ids={record.name: record_id(record)},
     )
 
 

@@ -13,6 +13,7 @@ import pytest
 
 from gitrelstate import hashing
 from gitrelstate.exports import FORMATS
+from gitrelstate.state import yamlio
 from tests.exports.conftest import SECRETS, Project
 from tests.helpers.cli import Runner, relstate
 
@@ -49,6 +50,29 @@ def test_no_secret_in_any_export(run: Runner, project: Project, fmt: str) -> Non
         for secret in SECRETS:
             assert secret not in text, (ref, fmt, secret)
         assert "exporter@" not in text and "trainer@" not in text
+
+
+def test_secrets_a_state_file_holds_in_clear_are_redacted(
+    run: Runner, project: Project, tmp_path: Path
+) -> None:
+    """A record written before a rule existed (or by hand) holds secrets in clear: every
+    export still masks them, through the same redaction as every other sink."""
+    copy = tmp_path / "copy"
+    shutil.copytree(project.repo, copy, symlinks=True)
+    record = copy / ".relstate" / "runs" / "train.yaml"
+    doc = yamlio.loads(record.read_text(), "train.yaml")
+    github = "ghp_" + "A1b2C3d4" * 5
+    doc["command"] += ["--password", "hunter2-CLEAR", f"--hub=https://u:{github}@h.example"]
+    doc["params"]["params.json"]["train.api_key"] = "sk-live-CLEARclearCLEAR1234567"
+    doc["environment"]["variables"]["DB_PASSWORD"] = "CLEARdbPW99"
+    doc["metrics"]["metrics.json"]["note"] = f"token {github}"
+    record.write_text(yamlio.dumps(doc))
+    for fmt in FORMATS:
+        text = run(copy, "export", "run:train", "--format", fmt).out
+        for secret in ("hunter2-CLEAR", github, "CLEARclearCLEAR", "CLEARdbPW99"):
+            assert secret not in text, (fmt, secret)
+        if fmt != "cyclonedx":  # a run has no model card, so no params in a BOM
+            assert "train.api_key" in text  # the key stays, its value does not
 
 
 def test_the_secrets_are_in_the_fixture_where_expected(project: Project) -> None:
