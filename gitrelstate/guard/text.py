@@ -104,8 +104,9 @@ _MD_BREAKS = "[\t\n\v\f\r\x1c\x1d\x1e\x85\u2028\u2029]"
 
 
 def md(text: str) -> str:
-    """``text`` as inert Markdown inline content (for a table cell, a ``<code>`` element
-    or a list item): it renders as the same characters and as nothing else."""
+    """``text`` as inert Markdown inline content: it renders as the same characters and
+    as nothing else. Put it inside an element or after other text on its line (a
+    leading '-' or indentation at the start of a line would still be block syntax)."""
     if text.isascii() and text.isprintable():
         return text.translate(_MD_ASCII)
     text = term(re.sub(_MD_BREAKS, " ", text), one_line=True)  # re caches the pattern
