@@ -97,7 +97,19 @@ class Execution:
         (a rerun takes its paths from a record, which came through Git)."""
         return self.repo.resolve_inside(rel, f"run '{self.spec.name}'", key)
 
+    def _record_location(self) -> Path:
+        """Where the record goes: a real folder inside the work tree, never through a
+        symlink (a committed .relstate/runs -> /elsewhere must not receive it)."""
+        return self.repo.resolve_inside(
+            f"{RUNS_DIR}/{self.spec.name}.yaml",
+            f"run '{self.spec.name}'",
+            "record",
+            allow_state=True,
+            follow_symlinks=False,
+        )
+
     def _check_paths(self) -> None:
+        self._record_location()  # before the command runs, not only after
         if self.spec.wdir != ".":
             self._inside(self.spec.wdir, "wdir")
         for rel in self._dep_paths():
@@ -196,17 +208,8 @@ class Execution:
         )
         # A real folder inside the work tree: a committed .relstate/runs symlink must not
         # send the record (or its temp file) anywhere else.
-        runs_dir = self.repo.resolve_inside(
-            RUNS_DIR, f"run '{self.spec.name}'", "record", allow_state=True, follow_symlinks=False
-        )
-        runs_dir.mkdir(parents=True, exist_ok=True)
-        path = self.repo.resolve_inside(
-            f"{RUNS_DIR}/{self.spec.name}.yaml",
-            f"run '{self.spec.name}'",
-            "record",
-            allow_state=True,
-            follow_symlinks=False,
-        )
+        path = self._record_location()
+        path.parent.mkdir(parents=True, exist_ok=True)
         fsutil.remove_stale_tmps(path.parent)  # a killed run's temp record: never commit it
         faults.checkpoint("runner.record")
         fsutil.write_text_atomic(path, yamlio.dumps(record.to_dict()))

@@ -218,28 +218,37 @@ def test_lock_files_symlinked_out_of_the_tree_are_not_digested(
     assert outside_digest not in _everything(recorded, [result])
 
 
-@pytest.mark.parametrize("shape", ["folder", "file"])
+@pytest.mark.parametrize("shape", ["folder", "file", "state-folder"])
 def test_a_runs_symlink_is_not_written_through(
     recorded: Path, tmp_path: Path, run: Runner, shape: str
 ) -> None:
+    """Refused before the command runs, and nothing lands at the symlink's target."""
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     target = elsewhere / "again.yaml"
     target.write_text("mine\n")
     before = _state(target)
+    state = recorded / ".relstate"
     if shape == "folder":
-        runs = recorded / ".relstate" / "runs"
+        runs = state / "runs"
         for path in runs.iterdir():
             (elsewhere / path.name).write_bytes(path.read_bytes())
             path.unlink()
         runs.rmdir()
         runs.symlink_to(elsewhere)
-    else:
+    elif shape == "file":
         _record_path(recorded, "again").symlink_to(target)
-    result = run(recorded, "run", "-n", "again", "--", sys.executable, "-c", "pass", expect=1)
+    else:
+        moved = elsewhere / "state"
+        state.rename(moved)
+        state.symlink_to(moved)
+        (moved / "runs" / "again.yaml").symlink_to(target)
+    command = "open('ran.txt', 'w').write('ran')"
+    result = run(recorded, "run", "-n", "again", "--", sys.executable, "-c", command, expect=1)
     assert "symlink" in result.err
+    assert not (recorded / "ran.txt").exists()
     assert _untouched(target, before)
-    assert not [p for p in elsewhere.iterdir() if p.name.startswith(".relstate-tmp-")]
+    assert not [p for p in elsewhere.rglob(".relstate-tmp-*")]
 
 
 def test_a_rerun_refuses_a_dependency_symlinked_out_of_the_tree(
