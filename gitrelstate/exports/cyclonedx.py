@@ -26,8 +26,9 @@ if TYPE_CHECKING:
     from cyclonedx.model import Property
     from cyclonedx.model.component import Component
 
-#: Namespace of the uuid5 serial numbers (never change it: it would change every BOM).
-SERIAL_NAMESPACE: Final = uuid.uuid5(uuid.NAMESPACE_URL, f"{common.PROVENANCE_DOCS}#cyclonedx")
+#: Namespace of the uuid5 serial numbers: a literal (it was uuid5(URL, provenance.md
+#: "#cyclonedx")), so moving the docs never changes a BOM. Never change it.
+SERIAL_NAMESPACE: Final = uuid.UUID("e0f41d09-23b0-58d0-941d-45a83c4167b8")
 PROPERTY: Final = "gitrelstate:"  # CycloneDX property taxonomy: '<namespace>:<name>'
 
 

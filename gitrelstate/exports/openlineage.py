@@ -22,7 +22,8 @@ from gitrelstate.exports.source import ExportState
 from gitrelstate.state.record import Artifact
 
 PRODUCER: Final = f"https://github.com/gitrelstate/gitrelstate/tree/v{common.VERSION}"
-RUN_NAMESPACE: Final = uuid.uuid5(uuid.NAMESPACE_URL, f"{common.PROVENANCE_DOCS}#openlineage")
+# A literal (it was uuid5(URL, provenance.md "#openlineage")): run ids never change.
+RUN_NAMESPACE: Final = uuid.UUID("671b58aa-bbed-5f2f-8449-cd67dbb17a48")
 DIGEST_FACET: Final = "gitrelstate_contentDigest"
 DIGEST_SCHEMA: Final = (
     "https://github.com/gitrelstate/gitrelstate/blob/main/docs/schemas/"
