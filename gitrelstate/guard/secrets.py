@@ -127,7 +127,8 @@ def looks_like_credential(value: str) -> bool:
     """Whether a value is shaped like a credential (used where the name is ambiguous)."""
     value = value.strip()
     return bool(
-        _CREDENTIAL_SHAPE.fullmatch(value)
+        MASK not in value  # what redaction left of a text is no credential
+        and _CREDENTIAL_SHAPE.fullmatch(value)
         and not _PLAIN_WORD.fullmatch(value)
         and not is_placeholder(value)
     )
@@ -284,16 +285,20 @@ def classify(name: str, value: str) -> Secret | None:
 
 def redact_text(text: str) -> str:
     """``text`` with every secret part replaced by ``***``: for anything shown or logged."""
-    spans = find(text)
-    if not spans:
-        return text
-    out, at = [], 0
-    for span in spans:
-        out.append(text[at : span.start])
-        out.append(MASK)
-        at = span.end
-    out.append(text[at:])
-    return "".join(out)
+    # Masking can join what was around a secret into a new match ('<token>TOKEN=x');
+    # repeat until nothing is left (each round removes characters that are not '*').
+    for _ in range(8):
+        spans = find(text)
+        if not spans:
+            break
+        out, at = [], 0
+        for span in spans:
+            out.append(text[at : span.start])
+            out.append(MASK)
+            at = span.end
+        out.append(text[at:])
+        text = "".join(out)
+    return text
 
 
 # -- the keyed digest ----------------------------------------------------------------
@@ -328,21 +333,24 @@ def is_secret_variable(name: str, value: str) -> bool:
 _FLAG = re.compile(r"-{1,2}(?P<name>[A-Za-z][A-Za-z0-9_.-]*)")
 
 
-def _argv_secrets(words: Sequence[str]) -> Iterator[tuple[int, Secret]]:
+def _argv_secrets(words: Sequence[str]) -> Iterator[tuple[int, Secret, str]]:
+    """(index, what, the text to mask): a whole word secret by its flag (``--api-key X``),
+    a value inside a shell snippet (``sh -c '... --token X'``), or a word holding a secret
+    part (masked by :func:`redact_text`; the text is then empty)."""
     for i, word in enumerate(words):
         spans = find(word)
         if spans:
-            yield i, Secret(spans[0].what)
-            continue
+            yield i, Secret(spans[0].what), ""
         flag = _FLAG.fullmatch(words[i - 1]) if i else None
         if flag and not word.startswith("-") and _names_credential(flag.group("name"), word):
-            yield i, Secret(f"a credential (the value of {words[i - 1]})", by_name=True)
-            continue
-        if any(c.isspace() for c in word.strip()):
-            # A shell snippet (sh -c '... --api-key X'): its own words, same rules.
-            inner = next(_argv_secrets(_split(word)), None)
-            if inner is not None:
-                yield i, inner[1]
+            yield i, Secret(f"a credential (the value of {words[i - 1]})", by_name=True), word
+        elif any(c.isspace() for c in word.strip()):
+            # A shell snippet: its own words, same rules; each value masked where it is.
+            for _, secret, text in _argv_secrets(_split(word)):
+                if text and text in word:
+                    yield i, secret, text
+                elif text or secret.by_name:
+                    yield i, secret, word
 
 
 def _split(text: str) -> list[str]:
@@ -354,7 +362,10 @@ def _split(text: str) -> list[str]:
 
 def command_secrets(argv: Sequence[str]) -> list[tuple[int, Secret]]:
     """Arguments of ``argv`` that are or hold a credential: (index, what it looks like)."""
-    return list(_argv_secrets(argv))
+    first: dict[int, Secret] = {}
+    for i, secret, _ in _argv_secrets(argv):
+        first.setdefault(i, secret)
+    return sorted(first.items(), key=lambda item: item[0])
 
 
 # -- documents -----------------------------------------------------------------------
@@ -403,20 +414,23 @@ def _visit(doc: Any, key: bytes | None, found: list[Finding] | None, path: str =
                 out[k] = _text(value, where, found)
         return out
     if isinstance(doc, (list, tuple)):
-        flagged = (
-            {i: s for i, s in _argv_secrets(doc)} if all(isinstance(v, str) for v in doc) else {}
-        )
+        # A list of words may be a command line: '--api-key X' masks X.
+        masks: dict[int, list[tuple[Secret, str]]] = {}
+        if all(isinstance(v, str) for v in doc):
+            for i, secret, text in _argv_secrets(doc):
+                if text:
+                    masks.setdefault(i, []).append((secret, text))
         items = []
         for i, value in enumerate(doc):
             where = f"{path}.{i}" if path else str(i)
-            if i in flagged and flagged[i].by_name:
-                if found is not None:
-                    found.append(Finding(where, flagged[i].what))
-                items.append(MASK)
-            elif isinstance(value, str):
-                items.append(_text(value, where, found))
-            else:
+            if not isinstance(value, str):
                 items.append(_visit(value, key, found, where))
+                continue
+            if i in masks and found is not None:
+                found.append(Finding(where, masks[i][0][0].what))
+            for _, text in masks.get(i, ()):
+                value = MASK if text == value else value.replace(text, MASK)
+            items.append(_text(value, where, found))
         return items
     if isinstance(doc, str):
         return _text(doc, path, found)
