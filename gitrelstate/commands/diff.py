@@ -3,26 +3,34 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from gitrelstate import hashing, ui
 from gitrelstate.diff import states
 from gitrelstate.diff.document import LAYERS
 from gitrelstate.diff.layers import diff_states
-from gitrelstate.errors import ComparisonTrouble, RelstateError
+from gitrelstate.errors import ComparisonTrouble, IntegrityError, RelstateError, StateFileError
 from gitrelstate.repo import Repo
+
+if TYPE_CHECKING:
+    from gitrelstate.diff.states import State
+    from gitrelstate.remotes.remote import Remote
 
 
 class Listings:
     """Folder listings for per-file data changes: the cache first, then the default remote.
 
-    A listing fetched from the remote is verified and kept in the cache. When no
-    remote can be reached, the listing is reported as unavailable, not an error.
+    A listing read from the remote is bounded by the file count its pointer declares,
+    verified against its id and parsed before it is kept in the cache. When no remote
+    can provide it (none set, unreachable, the object missing or damaged), the diff
+    notes that per-file changes are not shown; that is not trouble (docs/pr-review.md).
     """
 
-    def __init__(self, repo: Repo) -> None:
+    def __init__(self, repo: Repo, nfiles: Callable[[str], int | None]) -> None:
         self.repo = repo
-        self._remote: object | None = None
+        self.nfiles = nfiles  # content id -> file count its pointer declares
+        self._remote: Remote | None = None
         self._remote_failed = False
 
     def __call__(self, content_id: str) -> bytes | None:
@@ -30,7 +38,7 @@ class Listings:
         hex_ = hashing.hex_of(content_id)
         raw = self._from_cache(hex_)
         if raw is None:
-            raw = self._from_remote(hex_)
+            raw = self._from_remote(hex_, content_id)
         return raw
 
     def _from_cache(self, hex_: str) -> bytes | None:
@@ -40,27 +48,58 @@ class Listings:
             return None
         return raw if hashing.hash_bytes(raw) == hex_ else None
 
-    def _from_remote(self, hex_: str) -> bytes | None:
+    def _from_remote(self, hex_: str, content_id: str) -> bytes | None:
         if self._remote_failed:
             return None
-        try:
-            if self._remote is None:
-                from gitrelstate.remotes.remote import resolve as resolve_remote
+        from gitrelstate.remotes import listings
+        from gitrelstate.remotes.remote import resolve as resolve_remote
 
+        if self._remote is None:
+            try:
                 self._remote = resolve_remote(self.repo, None)
-            remote = self._remote
-            with remote.backend.open(hex_) as f:  # type: ignore[attr-defined]
-                raw = f.read()
-        except Exception as exc:  # no remote, unreachable, or the object is not there
-            if isinstance(exc, FileNotFoundError):
+            except RelstateError as exc:  # none set, or one this clone may not use
+                self._remote_failed = True
+                ui.debug(f"diff: no folder listings from a remote ({exc.message})")
                 return None
+        try:
+            raw, _ = listings.read_listing(
+                self._remote, hex_, self.nfiles(content_id), content_id, self.repo.cache.tmp_dir
+            )
+        except (MemoryError, RecursionError):
+            raise  # a bug to fix, never "unavailable" (the reads are bounded)
+        except FileNotFoundError:
+            return None
+        except (IntegrityError, StateFileError) as exc:  # damaged, too large, unparsable
+            ui.warn(f"folder listing {hex_[:16]}… not used: {exc.message}")
+            return None
+        except RelstateError as exc:  # the remote itself cannot be used: ask it no more
+            self._remote_failed = True
+            ui.warn(f"folder listings not read from the remote: {exc.message}")
+            return None
+        except Exception as exc:  # unreachable: do not wait on it for every listing
             self._remote_failed = True
             ui.debug(f"diff: no folder listings from a remote ({exc})")
             return None
-        if hashing.hash_bytes(raw) != hex_:
-            return None
+        # Kept only now: verified and parsed, so nothing unusable enters the cache.
         self.repo.cache.add_bytes(hex_, raw)
-        return bytes(raw)
+        return raw
+
+
+def _declared_nfiles(*sides: State) -> Callable[[str], int | None]:
+    """content id -> the largest file count a pointer of ``sides`` declares for it."""
+    found: dict[str, int] | None = None
+
+    def nfiles(content_id: str) -> int | None:
+        nonlocal found
+        if found is None:  # data layers are computed by the time listings are asked for
+            found = {}
+            for side in sides:
+                for art in side.data.values():
+                    if art.nfiles is not None:
+                        found[art.hash] = max(found.get(art.hash, 0), art.nfiles)
+        return found.get(content_id)
+
+    return nfiles
 
 
 def diff(
@@ -82,7 +121,7 @@ def diff(
         a = states.resolve(repo, ref_a)
         b = states.resolve(repo, ref_b)
         chosen = tuple(layers) or LAYERS
-        result = diff_states(a, b, chosen, Listings(repo))
+        result = diff_states(a, b, chosen, Listings(repo, _declared_nfiles(a, b)))
     except RelstateError as exc:
         raise ComparisonTrouble(exc.message, exc.hint) from None
     if as_json:

@@ -18,7 +18,8 @@ def gc(repo: Repo, *, dry_run: bool, remote_name: str | None, force: bool) -> in
     verb = "would remove" if dry_run else "removed"
     if done.incomplete_packs:
         ui.echo(
-            f"{verb} {done.incomplete_packs} incomplete pack file(s) (no index) from {done.where}"
+            f"{verb} {done.incomplete_packs} incomplete pack file(s) (no index, or a damaged "
+            f"one) from {done.where}"
         )
     amount = f" ({ui.human_size(done.size)})" if done.size is not None else ""
     where = "the cache" if remote_name is None else f"remote '{remote_name}'"

@@ -4,9 +4,9 @@ some are rewritten."""
 from __future__ import annotations
 
 from gitrelstate import hashing
-from gitrelstate.remotes import packtransfer
+from gitrelstate.errors import IntegrityError, RelstateError, StateFileError
+from gitrelstate.remotes import listings, packtransfer
 from gitrelstate.remotes.remote import Remote
-from gitrelstate.state.manifest import Manifest
 from gitrelstate.store.objects import ObjectStore
 from gitrelstate.workspace.history import ObjectSet
 
@@ -21,12 +21,16 @@ def collect_garbage(
     for rec in needed.unknown_listings:
         hex_ = hashing.hex_of(rec.pointer.hash)
         try:
-            with remote.backend.open(hex_) as f:
-                raw = f.read()
-        except Exception:
-            continue
-        if hashing.hash_bytes(raw) == hex_:
-            keep.update(e.hex for e in Manifest.from_bytes(raw, rec.where).entries.values())
+            _, manifest = listings.read_listing(
+                remote, hex_, rec.pointer.nfiles, rec.where, store.tmp_dir
+            )
+        except (FileNotFoundError, IntegrityError, StateFileError):
+            continue  # not there, or damaged: it protects nothing
+        except RelstateError:
+            raise
+        except Exception as exc:  # unreachable: collecting now could delete what it lists
+            raise remote.error("read a folder listing from", exc) from None
+        keep.update(e.hex for e in manifest.entries.values())
     try:
         listed = remote.backend.list_all()
     except Exception as exc:

@@ -11,15 +11,14 @@ from pathlib import Path
 from gitrelstate import faults, hashing, ui
 from gitrelstate.errors import IntegrityError, RelstateError, RemoteError
 from gitrelstate.remotes import retry
-from gitrelstate.remotes.backends.base import IN_MEMORY
 from gitrelstate.remotes.packindex import (
     CHUNK,
+    MAX_ENTRIES,
     MAX_PACK_BYTES,
     MIN_OBJECTS,
     MIN_PACK_BYTES,
     PACK_GONE,
     SPLIT,
-    Entries,
     RemotePacks,
     pack_name,
     run_packs,
@@ -27,7 +26,7 @@ from gitrelstate.remotes.packindex import (
 )
 from gitrelstate.remotes.remote import Remote
 from gitrelstate.store.objects import ObjectStore
-from gitrelstate.store.packs import ENTRY, MAGIC, PACKABLE
+from gitrelstate.store.packs import ENTRY, MAGIC, PACKABLE, Entries
 
 # -- push -----------------------------------------------------------------------------
 
@@ -42,14 +41,14 @@ def packable(remote: Remote, hexes: Sequence[str], sizes: dict[str, int]) -> lis
 
 def _groups(hexes: Sequence[str], sizes: dict[str, int]) -> list[list[str]]:
     """Split into packs: sorted (so a rerun builds the same packs, with the same ids),
-    at most ``MAX_PACK_BYTES`` each, and at least ``SPLIT`` when that leaves each over
-    ``MIN_PACK_BYTES``."""
+    at most ``MAX_PACK_BYTES`` and ``MAX_ENTRIES`` entries each (what readers accept),
+    and at least ``SPLIT`` when that leaves each over ``MIN_PACK_BYTES``."""
     total = sum(sizes[h] for h in hexes)
     target = min(MAX_PACK_BYTES, max(MIN_PACK_BYTES, total // SPLIT))
     groups: list[list[str]] = [[]]
     filled = 0
     for hex_ in sorted(hexes):
-        if groups[-1] and filled + sizes[hex_] > target:
+        if groups[-1] and (filled + sizes[hex_] > target or len(groups[-1]) >= MAX_ENTRIES):
             groups.append([])
             filled = 0
         groups[-1].append(hex_)
@@ -69,6 +68,7 @@ def push_packs(
     object's bytes from the cache, verified against its name."""
     packs = RemotePacks(remote)
     groups = _groups(hexes, sizes)
+    uploaded: dict[str, bytes] = {}  # pack id -> index, kept as copies at the end
     for pack in store.packs:
         _ = pack.entries  # loaded once here rather than raced for by the threads
 
@@ -91,10 +91,11 @@ def push_packs(
                 finally:
                     with contextlib.suppress(FileNotFoundError):
                         idx_tmp.unlink()
-            packs.remember(pack_id, index)
+            uploaded[pack_id] = index
             advance(len(group), sum(sizes[h] for h in group))
 
         failures = run_packs(groups, one, jobs)
+    packs.remember(uploaded)
     if failures:
         raise retry.as_error(
             remote, "upload to", failures[0], what="a pack", missing_hint=PACK_GONE
@@ -120,12 +121,14 @@ def _write_pack(
 
 
 @contextlib.contextmanager
-def _downloaded(remote: Remote, pack_id: str, folder: Path) -> Iterator[Path]:
-    """The whole pack in a temp file (streamed: constant memory)."""
+def _downloaded(remote: Remote, packs: RemotePacks, pack_id: str, folder: Path) -> Iterator[Path]:
+    """The whole pack in a temp file (streamed: constant memory), never more than the
+    size the listing showed (which its valid index fits in)."""
     name = pack_name(pack_id, "pack")
+    size = packs.sizes[pack_id]
     with temp_file(folder) as tmp:
         try:
-            retry.retrying(lambda: remote.backend.get_named_file(name, tmp))
+            retry.retrying(lambda: remote.backend.fetch_file(name, tmp, size))
         except Exception as exc:
             raise retry.as_error(
                 remote, "download from", exc, what=f"pack {name}", missing_hint=PACK_GONE
@@ -163,58 +166,87 @@ def _corrupt(remote: Remote, hex_: str, pack_id: str, actual: str | None) -> Int
 def _install(
     store: ObjectStore, remote: Remote, pack_id: str, path: Path, entries: Entries, hexes: list[str]
 ) -> None:
-    """Move the needed entries of a downloaded pack into the cache, each verified first."""
+    """Move the needed entries of a downloaded pack into the cache, all verified first:
+    a pack with one corrupt entry gives nothing (every entry is small and inside the
+    pack: the index was validated)."""
+    order = sorted(hexes, key=lambda h: entries[bytes.fromhex(h)][0])
     with open(path, "rb") as f:
         fd = f.fileno()
-        for hex_ in sorted(hexes, key=lambda h: entries[bytes.fromhex(h)][0]):
+        for hex_ in order:
             offset, size = entries[bytes.fromhex(hex_)]
-            if size <= IN_MEMORY:
-                data = os.pread(fd, size, offset)
-                actual = hashing.hash_bytes(data) if len(data) == size else None
-                if actual != hex_:
-                    raise _corrupt(remote, hex_, pack_id, actual)
-                faults.checkpoint("remotepacks.install")
-                store.add_bytes(hex_, data)  # into the cache's current pack
-                continue
-            tmp = store.tmp_path()  # a big entry (not written by us): streamed
-            try:
-                with open(tmp, "wb") as out:
-                    actual = _stream_range(fd, offset, size, out.write)
-                if actual != hex_:
-                    raise _corrupt(remote, hex_, pack_id, actual)
-                store.install(tmp, hex_)
-            finally:
-                with contextlib.suppress(FileNotFoundError):
-                    tmp.unlink()
+            data = os.pread(fd, size, offset)
+            actual = hashing.hash_bytes(data) if len(data) == size else None
+            if actual != hex_:
+                raise _corrupt(remote, hex_, pack_id, actual)
+        for hex_ in order:  # our own temp file, read again rather than held in memory
+            offset, size = entries[bytes.fromhex(hex_)]
+            faults.checkpoint("remotepacks.install")
+            store.add_bytes(hex_, os.pread(fd, size, offset))  # into the cache's current pack
 
 
 def fetch_packed(
     store: ObjectStore, remote: Remote, missing: Sequence[str], jobs: int
 ) -> list[str]:
     """Bring those of ``missing`` that live in remote packs into the cache (whole packs
-    are downloaded, the needed entries verified and kept); return the others."""
+    are downloaded, the needed entries verified and kept); return the others.
+
+    A pack that cannot be read whole, or holds a corrupt entry, gives nothing: what it
+    should have provided comes from another pack holding it or, with a warning, from
+    loose copies; when neither has it, the pack's own error is raised."""
     packs = RemotePacks.load(remote, jobs)
-    by_pack = packs.locate(missing)
-    if not by_pack:
-        return list(missing)
+    todo = set(missing)
+    failed: dict[str, RelstateError] = {}
+    # Small objects go into one cache pack, published only if the fetch succeeds.
+    with store.packing():
+        while True:
+            by_pack = packs.locate(sorted(todo), exclude=failed.keys())
+            if not by_pack:
+                break
+            round_failed = _fetch_round(store, remote, packs, by_pack, jobs)
+            for exc in round_failed.values():
+                if not isinstance(exc, IntegrityError):
+                    raise exc  # the remote is unreachable, or our disk is full
+            failed.update(round_failed)
+            todo -= {h for p, hs in by_pack.items() if p not in failed for h in hs}
+        if failed:
+            stranded = todo & packs.holding(todo)  # in a failed pack and no other
+            if stranded and stranded - _loose_on(remote, stranded):
+                raise next(iter(failed.values()))
+            for exc in failed.values():
+                ui.warn(f"{exc.message}; its objects are fetched from loose copies instead")
+    return [h for h in missing if h in todo]
+
+
+def _loose_on(remote: Remote, hexes: set[str]) -> set[str]:
+    try:
+        return remote.backend.existing(hexes)
+    except Exception as exc:
+        raise remote.error("list", exc) from None
+
+
+def _fetch_round(
+    store: ObjectStore, remote: Remote, packs: RemotePacks, by_pack: dict[str, list[str]], jobs: int
+) -> dict[str, RelstateError]:
+    """Fetch from each pack in ``by_pack``; return the packs that failed, with why."""
     count = sum(len(v) for v in by_pack.values())
     total = sum(packs.indexes[p][bytes.fromhex(h)][1] for p, hs in by_pack.items() for h in hs)
+    failed: dict[str, RelstateError] = {}
 
     def one(pack_id: str) -> None:
-        with _downloaded(remote, pack_id, store.tmp_dir) as path:
-            _install(store, remote, pack_id, path, packs.indexes[pack_id], by_pack[pack_id])
         hexes = by_pack[pack_id]
+        try:
+            with _downloaded(remote, packs, pack_id, store.tmp_dir) as path:
+                _install(store, remote, pack_id, path, packs.indexes[pack_id], hexes)
+        except Exception as exc:
+            failed[pack_id] = retry.as_error(
+                remote, "download from", exc, what=f"pack {pack_id[:16]}…", missing_hint=PACK_GONE
+            )
+            return
         advance(len(hexes), sum(packs.indexes[pack_id][bytes.fromhex(h)][1] for h in hexes))
 
-    # Small objects go into one cache pack, published only if every pack checked out.
-    with store.packing(), ui.transfer_progress(count, total, "fetch packs") as advance:
-        failures = run_packs(sorted(by_pack), one, jobs)
-        if failures:
-            raise retry.as_error(
-                remote, "download from", failures[0], what="a pack", missing_hint=PACK_GONE
-            )
-    found = {h for hs in by_pack.values() for h in hs}
-    return [h for h in missing if h not in found]
+    with ui.transfer_progress(count, total, "fetch packs") as advance:
+        run_packs(sorted(by_pack), one, jobs)
+    return failed
 
 
 # -- verify and gc --------------------------------------------------------------------
@@ -236,7 +268,7 @@ def verify_packed(
     def one(pack_id: str) -> None:
         entries = packs.indexes[pack_id]
         try:
-            with _downloaded(remote, pack_id, store.tmp_dir) as path:
+            with _downloaded(remote, packs, pack_id, store.tmp_dir) as path:
                 needs = max((o + s for o, s in entries.values()), default=0)
                 if os.path.getsize(path) < needs:
                     # Short: maybe the transfer, maybe the remote. Nothing is removed
@@ -328,7 +360,7 @@ def _rewrite(
                 finally:
                     with contextlib.suppress(FileNotFoundError):
                         idx_tmp.unlink()
-                packs.remember(new_id, index)
+                packs.remember({new_id: index})
     drop_pack(remote, packs, pack_id)
 
 
@@ -341,11 +373,13 @@ def drop_pack(remote: Remote, packs: RemotePacks, pack_id: str) -> None:
 
 
 def gc_packs(store: ObjectStore, remote: Remote, keep: set[str], dry_run: bool) -> tuple[int, int]:
-    """Drop unreferenced objects from the remote's packs; return (objects, orphan packs).
-    A pack with nothing kept is deleted; one with some kept is rewritten with only
-    those; a pack without index (an interrupted push) is deleted."""
+    """Drop unreferenced objects from the remote's packs; return (objects, packs removed
+    whole). A pack with nothing kept is deleted; one with some kept is rewritten with
+    only those; a pack without index (an interrupted push) is deleted, and so is one
+    whose index is damaged (its objects could not be read anyway; a push from a clone
+    that has them uploads them again)."""
     try:
-        packs = RemotePacks.load(remote)
+        packs = RemotePacks.load(remote, fresh=True)
     except RelstateError:
         raise
     except Exception as exc:
@@ -360,7 +394,7 @@ def gc_packs(store: ObjectStore, remote: Remote, keep: set[str], dry_run: bool) 
             continue
         try:
             if kept:
-                with _downloaded(remote, pack_id, store.tmp_dir) as path:
+                with _downloaded(remote, packs, pack_id, store.tmp_dir) as path:
                     _rewrite(store, remote, packs, pack_id, path, kept, strict=True)
             else:
                 drop_pack(remote, packs, pack_id)
@@ -373,9 +407,12 @@ def gc_packs(store: ObjectStore, remote: Remote, keep: set[str], dry_run: bool) 
                 missing_hint=PACK_GONE,
             ) from None
     if not dry_run:
+        for pack_id in sorted(packs.damaged):
+            _delete(remote, pack_name(pack_id, "idx"))  # the index first, as for any pack
+            _delete(remote, pack_name(pack_id, "pack"))
         for pack_id in packs.orphans:
             _delete(remote, pack_name(pack_id, "pack"))
-    return removed, len(packs.orphans)
+    return removed, len(packs.orphans) + len(packs.damaged)
 
 
 def _delete(remote: Remote, name: str) -> None:

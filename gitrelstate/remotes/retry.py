@@ -13,6 +13,7 @@ from typing import TypeVar
 
 from gitrelstate import fsutil, ui
 from gitrelstate.errors import RelstateError, RemoteError
+from gitrelstate.guard.reads import BoundedReadError
 from gitrelstate.remotes.backends.base import Failures
 from gitrelstate.remotes.remote import Remote
 
@@ -67,6 +68,12 @@ def as_error(
     remote: Remote, action: str, exc: BaseException, *, what: str, missing_hint: str
 ) -> RelstateError:
     """The error to show for one failed request about ``what``."""
+    if isinstance(exc, BoundedReadError) and remote.shown not in exc.message:
+        # Raised below the remote layer, which does not know the remote's name.
+        return BoundedReadError(
+            f"{exc.message} (remote {remote.shown})",
+            (exc.hint or "").replace("REMOTE", remote.name),
+        )
     if isinstance(exc, RelstateError):
         return exc
     local_trouble = fsutil.storage_error(exc)  # our disk is full, not the remote down

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from gitrelstate import faults, fsutil, hashing, ui
 from gitrelstate.errors import IntegrityError, RelstateError
+from gitrelstate.guard import reads
 from gitrelstate.remotes import packindex, packtransfer, retry
 from gitrelstate.remotes.backends.base import IN_MEMORY, Download, Fetched, Upload
 from gitrelstate.remotes.remote import Remote, is_local
@@ -219,6 +220,11 @@ def _fetch(repo: Repo, remote: Remote, tracked: Sequence[Tracked], jobs: int) ->
     # enter the cache last, so a listing in the cache means its files are there.
     dirs = [t for t in tracked if t.pointer.is_dir]
     wanted = sorted({hashing.hex_of(t.pointer.hash) for t in dirs} - _in_cache(repo, dirs))
+    # A listing is read no further than its pointer's file count allows.
+    bounds: dict[str, int] = {}
+    for t in dirs:
+        hex_ = hashing.hex_of(t.pointer.hash)
+        bounds[hex_] = max(bounds.get(hex_, 0), reads.listing_limit(t.pointer.nfiles))
     listings: dict[str, bytes] = {}
     if wanted:
         receive = _verified_receiver(repo.cache, remote, keep=listings)
@@ -229,7 +235,7 @@ def _fetch(repo: Repo, remote: Remote, tracked: Sequence[Tracked], jobs: int) ->
                 retry.retrying_batch(
                     wanted,
                     lambda todo: remote.backend.download(
-                        [Download(h, None) for h in todo],
+                        [Download(h, None, bounds[h]) for h in todo],
                         jobs,
                         repo.cache.tmp_path,
                         receive,

@@ -11,6 +11,7 @@ leaves no half-visible pack.  Packs are immutable.
 from __future__ import annotations
 
 import contextlib
+import operator
 import os
 import struct
 import threading
@@ -23,6 +24,46 @@ ENTRY = struct.Struct(">32sQQ")  # digest, offset, size
 # Objects up to this size are worth packing; bigger ones stay loose files.
 PACKABLE = 64 * 1024
 
+Entries = dict[bytes, tuple[int, int]]  # digest -> (offset, size)
+
+
+class DamagedIndex(ValueError):
+    """An index that breaks the format's rules (docs/spec.md section 7.1); the message
+    says which."""
+
+
+def check_index(raw: bytes, pack_size: int, *, max_entries: int | None = None) -> Entries:
+    """The entries of an index, once it is known to describe ``pack_size`` bytes of pack
+    sanely: the magic, whole 48-byte records, at most ``max_entries`` of them, digests
+    strictly increasing (sorted, no duplicates), sizes within ``PACKABLE``, and every
+    entry inside the pack with no two overlapping. Raises :class:`DamagedIndex`."""
+    if not raw.startswith(MAGIC):
+        raise DamagedIndex("it does not start with the pack index magic")
+    body = memoryview(raw)[len(MAGIC) :]
+    if len(body) % ENTRY.size:
+        raise DamagedIndex(f"its length is not {len(MAGIC)} + a multiple of {ENTRY.size} bytes")
+    count = len(body) // ENTRY.size
+    if max_entries is not None and count > max_entries:
+        raise DamagedIndex(f"it lists {count} entries (at most {max_entries} are allowed)")
+    if not count:
+        return {}
+    # Column-wise, in C-level passes (an index of 10^5 entries: about 0.1 s).
+    digests, offsets, sizes = zip(*ENTRY.iter_unpack(body), strict=True)
+    if not all(map(bytes.__lt__, digests, digests[1:])):
+        raise DamagedIndex("its entries are not sorted by digest, or one is listed twice")
+    if max(sizes) > PACKABLE:
+        raise DamagedIndex(f"an entry is larger than {PACKABLE} bytes")
+    starts, lengths = offsets, sizes
+    if not all(map(operator.le, offsets, offsets[1:])):  # gitrelstate writes them in order
+        pick = operator.itemgetter(*sorted(range(count), key=offsets.__getitem__))
+        starts, lengths = pick(offsets), pick(sizes)
+    ends = list(map(operator.add, starts, lengths))
+    if not all(map(operator.le, ends, starts[1:])):
+        raise DamagedIndex("two of its entries overlap")
+    if ends[-1] > pack_size:
+        raise DamagedIndex(f"its entries reach byte {ends[-1]} of a pack of {pack_size} bytes")
+    return dict(zip(digests, zip(offsets, sizes, strict=True), strict=True))
+
 
 class PackIndex:
     """The lookup table of one pack, loaded lazily."""
@@ -34,7 +75,7 @@ class PackIndex:
         self._fd: int | None = None
 
     @property
-    def entries(self) -> dict[bytes, tuple[int, int]]:
+    def entries(self) -> Entries:
         if self._entries is None:
             raw = self.idx_path.read_bytes()
             if not raw.startswith(MAGIC) or (len(raw) - len(MAGIC)) % ENTRY.size:
@@ -49,6 +90,10 @@ class PackIndex:
         offset, size = self.entries[digest]
         if self._fd is None:
             self._fd = os.open(self.pack_path, os.O_RDONLY)
+        if size > PACKABLE or offset + size > os.fstat(self._fd).st_size:
+            # This cache wrote the index, so only damage gets here; never pread past
+            # the pack (an offset beyond a C long would be a crash, not an error).
+            raise OSError(f"pack index {self.idx_path.name} is damaged (entry past the pack)")
         data = os.pread(self._fd, size, offset)  # thread-safe: no shared file position
         if len(data) != size:
             raise OSError(f"pack {self.pack_path.name} is truncated")

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Protocol, TypeVar
+from typing import BinaryIO, NamedTuple, Protocol, TypeVar
 
+from gitrelstate.guard import reads
 from gitrelstate.hashing import ALGO
 
 # Objects up to this size are downloaded into memory (and packed in the cache);
@@ -22,6 +24,14 @@ _HEX_TAIL = re.compile(r"([0-9a-f]{2})/([0-9a-f]{62})$")
 def object_key(hex_: str) -> str:
     """The object's key below a remote's root."""
     return f"{ALGO}/{hex_[:2]}/{hex_[2:]}"
+
+
+def shown_name(name: str) -> str:
+    """A key as messages show it: an object by its short id, a named file by its name."""
+    match = _HEX_TAIL.search(name)
+    if match and name.startswith(f"{ALGO}/"):
+        return f"remote object {match.group(1)}{match.group(2)[:14]}…"
+    return f"remote file {name}"
 
 
 def hexes_from_keys(keys: Iterable[str]) -> set[str]:
@@ -47,10 +57,25 @@ class Upload:
 
 @dataclass(frozen=True)
 class Download:
-    """One object to fetch; ``size`` (when known) picks memory or a temp file."""
+    """One object to fetch. ``size`` is the exact size the state files declare (it
+    picks memory or a temp file); without it (a folder listing), ``max_bytes`` bounds
+    the read. Nothing is ever read past the bound (:mod:`gitrelstate.guard.reads`)."""
 
     hex: str
     size: int | None
+    max_bytes: int = reads.LISTING_MAX_BYTES
+
+    @property
+    def bound(self) -> int:
+        return self.size if self.size is not None else self.max_bytes
+
+
+class Named(NamedTuple):
+    """A named file as a listing shows it: its size (-1 when it is not a regular file)
+    and a stamp that changes when it is rewritten (mtime, ETag; '' when unknown)."""
+
+    size: int
+    stamp: str
 
 
 # After this many failures in a row (the remote is down, say), a batch stops
@@ -106,12 +131,15 @@ class Backend(Protocol):
         receive: Receiver,
         advance: Advance,
     ) -> Failures: ...
+    # Reads by key below the root (``object_key(hex)``, ``packs/pack-<id>.idx``), each
+    # bounded: BoundedReadError past ``max_bytes``, FileNotFoundError when absent.
+    def fetch_bytes(self, name: str, max_bytes: int) -> bytes: ...
+    def fetch_file(self, name: str, path: Path, max_bytes: int) -> str: ...
     def open(self, hex_: str) -> BinaryIO: ...
     def delete(self, hex_: str) -> None: ...
     # Named files below the root that are not objects (``packs/pack-<id>.pack``).
-    def list_names(self, folder: str) -> list[str]: ...
+    def list_named(self, folder: str) -> dict[str, Named]: ...
     def put_named(self, name: str, path: Path) -> None: ...
-    def get_named_file(self, name: str, path: Path) -> None: ...
     def delete_named(self, name: str) -> None: ...
 
 
@@ -127,22 +155,26 @@ class ThreadedBackend(ABC):
     def put_bytes(self, data: bytes, hex_: str) -> None: ...
 
     @abstractmethod
-    def get_bytes(self, hex_: str) -> bytes: ...
+    def fetch_bytes(self, name: str, max_bytes: int) -> bytes:
+        """The content of ``name``, at most ``max_bytes`` of it (BoundedReadError beyond)."""
 
     @abstractmethod
-    def get_file(self, hex_: str, path: Path) -> None: ...
+    def fetch_file(self, name: str, path: Path, max_bytes: int) -> str:
+        """Stream ``name`` into the local file ``path`` (at most ``max_bytes``, constant
+        memory); return the blake3 hex of the bytes written."""
+
+    def open(self, hex_: str) -> BinaryIO:
+        """An object as a stream, bounded by the largest folder listing (prefer
+        :func:`gitrelstate.remotes.listings.read_listing`, which knows the bound)."""
+        return io.BytesIO(self.fetch_bytes(object_key(hex_), reads.LISTING_MAX_BYTES))
 
     @abstractmethod
-    def list_names(self, folder: str) -> list[str]:
-        """Base names of the files directly in ``folder`` (missing folder: none)."""
+    def list_named(self, folder: str) -> dict[str, Named]:
+        """The files directly in ``folder`` by base name (missing folder: none)."""
 
     @abstractmethod
     def put_named(self, name: str, path: Path) -> None:
         """Store the local file ``path`` as ``name``, atomically (complete or absent)."""
-
-    @abstractmethod
-    def get_named_file(self, name: str, path: Path) -> None:
-        """Download ``name`` into the local file ``path``, streamed (constant memory)."""
 
     @abstractmethod
     def delete_named(self, name: str) -> None:
@@ -167,18 +199,19 @@ class ThreadedBackend(ABC):
         advance: Advance,
     ) -> Failures:
         def one(item: Download) -> None:
+            name = object_key(item.hex)
             if item.size is not None and item.size <= IN_MEMORY:
-                receive(item.hex, self.get_bytes(item.hex))
+                receive(item.hex, self.fetch_bytes(name, item.size))
             else:
                 tmp = tmp_path()
                 try:
-                    self.get_file(item.hex, tmp)
+                    actual = self.fetch_file(name, tmp, item.bound)
                 except BaseException:
                     # A download cut short leaves no partial temp file behind.
                     with contextlib.suppress(FileNotFoundError):
                         tmp.unlink()
                     raise
-                receive(item.hex, tmp)
+                receive(item.hex, Fetched(tmp, actual))
 
         return _pool(items, jobs, one, lambda item: advance(1, item.size or 0))
 

@@ -3,13 +3,34 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from gitrelstate.guard import reads
 from gitrelstate.hashing import ALGO
-from gitrelstate.remotes.backends.base import ThreadedBackend, hexes_from_keys, object_key
+from gitrelstate.remotes.backends.base import (
+    Named,
+    ThreadedBackend,
+    hexes_from_keys,
+    object_key,
+    shown_name,
+)
 
 LIST_THRESHOLD = 256
+# Streamed reads ask for this much per ranged request (memory: one chunk per transfer).
+STREAM_CHUNK = 4 * 1024 * 1024
+# What changes when a file is rewritten, by the names fsspec implementations use.
+_STAMP_KEYS = (
+    "ETag",
+    "etag",
+    "md5Hash",
+    "generation",
+    "LastModified",
+    "updated",
+    "mtime",
+    "created",
+)
 
 
 class FsspecBackend(ThreadedBackend):
@@ -19,6 +40,10 @@ class FsspecBackend(ThreadedBackend):
         self.fs = fs
         self.root = root.rstrip("/")
         self.kind = f"fsspec ({type(fs).__name__})"
+        # HTTP servers may ignore a Range header, and fsspec then reads the whole
+        # response: there every read streams, chunk by chunk.
+        protocols = fs.protocol if isinstance(fs.protocol, (tuple, list)) else (fs.protocol,)
+        self._ranged = not {"http", "https"} & set(protocols)
 
     def _path(self, hex_: str) -> str:
         return f"{self.root}/{object_key(hex_)}"
@@ -40,14 +65,32 @@ class FsspecBackend(ThreadedBackend):
     def put_bytes(self, data: bytes, hex_: str) -> None:
         self.fs.pipe_file(self._path(hex_), data)
 
-    def get_bytes(self, hex_: str) -> bytes:
-        return bytes(self.fs.cat_file(self._path(hex_)))
+    def fetch_bytes(self, name: str, max_bytes: int) -> bytes:
+        what = shown_name(name)
+        if self._ranged and max_bytes > 0:
+            # One GET for the first max_bytes + 1 bytes: more than max_bytes means too
+            # large, and no more than that is ever asked for. (An empty range is an
+            # error on S3 and GCS, hence the stream for an empty object.)
+            data = bytes(self.fs.cat_file(f"{self.root}/{name}", start=0, end=max_bytes + 1))
+            reads.Budget(max_bytes, what).take(len(data))
+            return data
+        with self._open(name, max_bytes) as (f, budget):
+            return reads.read_stream(f, budget, STREAM_CHUNK)
 
-    def get_file(self, hex_: str, path: Path) -> None:
-        self.fs.get_file(self._path(hex_), str(path))
+    def fetch_file(self, name: str, path: Path, max_bytes: int) -> str:
+        with self._open(name, max_bytes) as (f, budget), open(path, "wb") as out:
+            return reads.copy_stream(f, out, budget, STREAM_CHUNK)
 
-    def open(self, hex_: str) -> BinaryIO:
-        return self.fs.open(self._path(hex_), "rb")  # type: ignore[no-any-return]
+    @contextlib.contextmanager
+    def _open(self, name: str, max_bytes: int) -> Iterator[tuple[BinaryIO, reads.Budget]]:
+        """``name`` open for bounded reading: its declared size is checked first, then
+        it is read in ranged chunks (never one unbounded response)."""
+        budget = reads.Budget(max_bytes, shown_name(name))
+        with self.fs.open(
+            f"{self.root}/{name}", "rb", block_size=STREAM_CHUNK, cache_type="none"
+        ) as f:
+            budget.check_declared(getattr(f, "size", None))
+            yield f, budget
 
     def delete(self, hex_: str) -> None:
         with contextlib.suppress(FileNotFoundError):
@@ -55,22 +98,27 @@ class FsspecBackend(ThreadedBackend):
 
     # -- named files (packs) ----------------------------------------------------------
 
-    def list_names(self, folder: str) -> list[str]:
+    def list_named(self, folder: str) -> dict[str, Named]:
         path = f"{self.root}/{folder}"
         # fsspec filesystems cache listings; another clone may have changed the folder.
         with contextlib.suppress(Exception):
             self.fs.invalidate_cache(path)
         try:
-            found = self.fs.ls(path, detail=False)
+            found = self.fs.ls(path, detail=True)
         except (FileNotFoundError, NotADirectoryError):
-            return []
-        return [str(p).rstrip("/").rsplit("/", 1)[-1] for p in found]
+            return {}
+        named: dict[str, Named] = {}
+        for info in found:
+            if info.get("type") == "directory":
+                continue
+            size = info.get("size")
+            stamp = next((str(info[k]) for k in _STAMP_KEYS if info.get(k) is not None), "")
+            leaf = str(info["name"]).rstrip("/").rsplit("/", 1)[-1]
+            named[leaf] = Named(size if isinstance(size, int) else -1, stamp)
+        return named
 
     def put_named(self, name: str, path: Path) -> None:
         self.fs.put_file(str(path), f"{self.root}/{name}")
-
-    def get_named_file(self, name: str, path: Path) -> None:
-        self.fs.get_file(f"{self.root}/{name}", str(path))
 
     def delete_named(self, name: str) -> None:
         with contextlib.suppress(FileNotFoundError):

@@ -5,13 +5,20 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import stat
 from pathlib import Path
-from typing import BinaryIO
 
 from gitrelstate import faults, fsutil, hashing
 from gitrelstate.errors import IntegrityError
+from gitrelstate.guard import reads
 from gitrelstate.hashing import ALGO
-from gitrelstate.remotes.backends.base import ThreadedBackend, hexes_from_keys, object_key
+from gitrelstate.remotes.backends.base import (
+    Named,
+    ThreadedBackend,
+    hexes_from_keys,
+    object_key,
+    shown_name,
+)
 
 # Below this many wanted objects, stat each; above, list the shard folders.
 LIST_THRESHOLD = 256
@@ -72,14 +79,13 @@ class LocalBackend(ThreadedBackend):
     def put_bytes(self, data: bytes, hex_: str) -> None:
         fsutil.write_atomic(self._final(hex_), data, mode=0o444)
 
-    def get_bytes(self, hex_: str) -> bytes:
-        return (self.root / object_key(hex_)).read_bytes()
+    # Reads refuse anything but a regular file no larger than the bound before the
+    # first byte: a symlink to /dev/zero, a FIFO or a sparse giant cannot stall us.
+    def fetch_bytes(self, name: str, max_bytes: int) -> bytes:
+        return reads.read_file(self.root / name, max_bytes, shown_name(name))
 
-    def get_file(self, hex_: str, path: Path) -> None:
-        shutil.copyfile(self.root / object_key(hex_), path)
-
-    def open(self, hex_: str) -> BinaryIO:
-        return open(self.root / object_key(hex_), "rb")
+    def fetch_file(self, name: str, path: Path, max_bytes: int) -> str:
+        return reads.copy_file(self.root / name, path, max_bytes, shown_name(name))
 
     def delete(self, hex_: str) -> None:
         faults.checkpoint("local.delete")
@@ -88,12 +94,24 @@ class LocalBackend(ThreadedBackend):
 
     # -- named files (packs) ----------------------------------------------------------
 
-    def list_names(self, folder: str) -> list[str]:
+    def list_named(self, folder: str) -> dict[str, Named]:
+        found: dict[str, Named] = {}
         try:
-            names = os.listdir(self.root / folder)
+            entries = list(os.scandir(self.root / folder))
         except (FileNotFoundError, NotADirectoryError):
-            return []
-        return [n for n in names if not fsutil.is_tmp_name(n)]
+            return found
+        for entry in entries:
+            if fsutil.is_tmp_name(entry.name):
+                continue
+            try:
+                info = entry.stat()  # through a symlink: what a read would get
+            except OSError:
+                continue  # a dangling symlink, or gone meanwhile
+            regular = stat.S_ISREG(info.st_mode)
+            found[entry.name] = Named(
+                info.st_size if regular else -1, f"{info.st_mtime_ns}:{info.st_ino}"
+            )
+        return found
 
     def put_named(self, name: str, path: Path) -> None:
         # Temp file + rename, as for objects: a reader never sees a partial pack.
@@ -108,9 +126,6 @@ class LocalBackend(ThreadedBackend):
         finally:
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
-
-    def get_named_file(self, name: str, path: Path) -> None:
-        shutil.copyfile(self.root / name, path)
 
     def delete_named(self, name: str) -> None:
         faults.checkpoint("local.delete_named")

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
 from gitrelstate import hashing
+from gitrelstate.guard import reads
 from gitrelstate.hashing import ALGO
 from gitrelstate.remotes.backends.base import (
     IN_MEMORY,
@@ -26,10 +27,12 @@ from gitrelstate.remotes.backends.base import (
     Download,
     Failures,
     Fetched,
+    Named,
     Receiver,
     Upload,
     hexes_from_keys,
     object_key,
+    shown_name,
 )
 
 HEAD_THRESHOLD = 256
@@ -37,6 +40,7 @@ HEAD_THRESHOLD = 256
 # bounded in total (about LARGE_IN_FLIGHT x PART_CONCURRENCY x 5 MiB), not per file.
 LARGE_IN_FLIGHT = 4
 PART_CONCURRENCY = 4
+STREAM_CHUNK = 1024 * 1024
 _S3_KEYS = {
     "key": "access_key_id",
     "aws_access_key_id": "access_key_id",
@@ -158,20 +162,30 @@ class ObstoreBackend:
         large = asyncio.Semaphore(LARGE_IN_FLIGHT)
 
         async def get(item: Download) -> None:
+            key = self._key(item.hex)
+            budget = reads.Budget(item.bound, shown_name(object_key(item.hex)))
             if item.size is not None and item.size <= IN_MEMORY:
-                result = await obstore.get_async(self.store, self._key(item.hex))
-                data = bytes(await result.bytes_async())
+                result = await obstore.get_async(self.store, key)
+                budget.check_declared(result.meta["size"])
+                parts = []
+                # Counted as it arrives: a server that streams for ever is cut off
+                # one byte past the size the pointer declares.
+                async for chunk in result.stream(min_chunk_size=STREAM_CHUNK):
+                    budget.take(len(chunk))
+                    parts.append(bytes(chunk))
                 # Hashing a small object takes microseconds: no thread hop.
-                receive(item.hex, data)
+                receive(item.hex, b"".join(parts))
             else:
                 async with large:
-                    result = await obstore.get_async(self.store, self._key(item.hex))
+                    result = await obstore.get_async(self.store, key)
+                    budget.check_declared(result.meta["size"])
                     tmp = tmp_path()
                     hasher = hashing.hasher(hashing.THREADED_FROM)
                     try:
                         with open(tmp, "wb") as f:
 
                             def take(chunk: Any) -> None:
+                                budget.take(len(chunk))
                                 f.write(chunk)
                                 hasher.update(chunk)
 
@@ -190,10 +204,26 @@ class ObstoreBackend:
 
         return _guarded_batch(items, get, jobs)
 
-    def open(self, hex_: str) -> BinaryIO:
+    def fetch_bytes(self, name: str, max_bytes: int) -> bytes:
+        out = io.BytesIO()
+        self._fetch(name, out, max_bytes)
+        return out.getvalue()
+
+    def fetch_file(self, name: str, path: Path, max_bytes: int) -> str:
+        with open(path, "wb") as f:
+            return self._fetch(name, f, max_bytes)
+
+    def _fetch(self, name: str, out: BinaryIO, max_bytes: int) -> str:
         import obstore
 
-        return _Reader(obstore.open_reader(self.store, self._key(hex_)))  # type: ignore[return-value]
+        budget = reads.Budget(max_bytes, shown_name(name))
+        result = obstore.get(self.store, self._named(name))
+        budget.check_declared(result.meta["size"])
+        return reads.copy_stream(result.stream(min_chunk_size=STREAM_CHUNK), out, budget)
+
+    def open(self, hex_: str) -> BinaryIO:
+        """An object as a stream, bounded by the largest folder listing."""
+        return io.BytesIO(self.fetch_bytes(object_key(hex_), reads.LISTING_MAX_BYTES))
 
     def delete(self, hex_: str) -> None:
         import obstore
@@ -206,31 +236,24 @@ class ObstoreBackend:
     def _named(self, name: str) -> str:
         return f"{self.prefix}/{name}" if self.prefix else name
 
-    def list_names(self, folder: str) -> list[str]:
+    def list_named(self, folder: str) -> dict[str, Named]:
         import obstore
 
         base = self._named(folder)
-        names: list[str] = []
+        named: dict[str, Named] = {}
         for batch in obstore.list(self.store, prefix=base, chunk_size=1000):
             for meta in batch:
                 parent, _, leaf = str(meta["path"]).rpartition("/")
                 if parent == base:  # directly in the folder, not deeper
-                    names.append(leaf)
-        return names
+                    stamp = meta.get("e_tag") or meta.get("last_modified") or ""
+                    named[leaf] = Named(int(meta["size"]), str(stamp))
+        return named
 
     def put_named(self, name: str, path: Path) -> None:
         import obstore
 
         # One PUT (or a multipart upload for big files): atomic either way.
         obstore.put(self.store, self._named(name), path, max_concurrency=PART_CONCURRENCY)
-
-    def get_named_file(self, name: str, path: Path) -> None:
-        import obstore
-
-        result = obstore.get(self.store, self._named(name))
-        with open(path, "wb") as f:
-            for chunk in result.stream(min_chunk_size=8 * 1024 * 1024):
-                f.write(chunk)
 
     def delete_named(self, name: str) -> None:
         import obstore
@@ -284,22 +307,3 @@ def _run_all(items: Sequence[T], work: Callable[[T], Awaitable[R]], jobs: int) -
 
     asyncio.run(main())
     return results
-
-
-class _Reader(io.RawIOBase):
-    """A streaming binary file over obstore's reader (constant memory)."""
-
-    def __init__(self, inner: Any) -> None:
-        self._inner = inner
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        chunk = memoryview(self._inner.read(len(buffer)))
-        buffer[: len(chunk)] = chunk
-        return len(chunk)
-
-    def close(self) -> None:
-        self._inner.close()
-        super().close()
