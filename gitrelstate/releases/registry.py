@@ -201,7 +201,9 @@ def _read(repo: Repo, name: str) -> bytes:
             f"no release named '{name}'",
             hint="see 'git relstate list'; make one with 'git relstate release NAME'",
         )
-    return limits.read_capped(path, limits.RELEASE, rel)
+    # A committed symlink must not make gitrelstate read (and quote) a file elsewhere.
+    real = repo.resolve_inside(rel, rel, "release file", allow_state=True)
+    return limits.read_capped(real, limits.RELEASE, rel)
 
 
 def load(repo: Repo, name: str) -> Release:
@@ -265,13 +267,50 @@ def state_id_problem(text: str, source: str) -> str | None:
     return None
 
 
-def release_problem(repo: Repo, text: str | bytes, source: str) -> str | None:
+def release_problem(
+    repo: Repo, text: str | bytes, source: str, *, file_name: str | None = None
+) -> str | None:
     """Why a release file cannot be trusted: its content (as :func:`state_id_problem`)
     or its tag (None when both hold)."""
     try:
-        release = parse(text, source)
+        release = parse(text, source, file_name=file_name)
         raw = text.encode("utf-8") if isinstance(text, str) else text
         check_tag(repo, release, source, blob=git.blob_id(raw))
     except RelstateError as exc:
         return exc.message
     return None
+
+
+def verify_problems(repo: Repo, *, all_refs: bool) -> tuple[list[str], int]:
+    """What ``verify`` reports about releases: (problems, files checked).
+
+    Every release file of the work tree, and with ``all_refs`` every version of one in
+    any ref's history, checked as every command checks it (content, name, tag,
+    signature), each read within the release cap: a file that is a symlink to
+    ``/dev/zero`` or a 1 GB blob is a problem, not a hang.
+    """
+    from gitrelstate.workspace.history import within_cap
+
+    problems: list[str] = []
+    checked = 0
+    for name in names(repo):
+        checked += 1
+        try:
+            load(repo, name)
+        except RelstateError as exc:
+            problems.append(exc.message)
+    if all_refs and git.has_commits(repo.root):
+        blobs = git.blobs_matching(repo.root, ["--all"], ".yaml")
+        wanted = {sha: p for sha, p in blobs.items() if p.startswith(RELEASES_DIR + "/")}
+        small = within_cap(repo, wanted, limits.RELEASE)
+        for sha in sorted(set(wanted) - set(small)):
+            checked += 1
+            problems.append(f"{wanted[sha]} (blob {sha[:12]}): larger than a release file may be")
+        for sha, raw in git.read_blobs(repo.root, list(small)).items():
+            checked += 1
+            path = small[sha]
+            stem = path.rpartition("/")[2][: -len(".yaml")]
+            problem = release_problem(repo, raw, f"{path} (blob {sha[:12]})", file_name=stem)
+            if problem is not None:
+                problems.append(problem)
+    return problems, checked

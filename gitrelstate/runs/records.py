@@ -36,7 +36,9 @@ def load_record(repo: Repo, name: str) -> RunRecord:
         raise RelstateError(
             f"no run named '{name}'", hint="record one with: git relstate run -n NAME -- CMD..."
         )
-    return parse(repo, limits.read_capped(path, limits.RECORD, source), source)
+    # A committed symlink must not make gitrelstate read (and quote) a file elsewhere.
+    real = repo.resolve_inside(source, source, "run record", allow_state=True)
+    return parse(repo, limits.read_capped(real, limits.RECORD, source), source)
 
 
 def all_records(repo: Repo) -> list[RunRecord]:

@@ -225,6 +225,8 @@ def _build(text: str, source: str, text_keys: bool) -> Any:
                     value: Any = text if event.tag in (None, "!", _STR) else None
                     if value is None:
                         value = _scalar(event, source)
+                    if "\x00" in text:  # only an escape can write one ("\0")
+                        raise _refuse(source, event, "NUL characters are not allowed")
                 elif text[:1] not in resolvers:
                     value = text  # the common case: a plain word
                 elif text in _WORDS:

@@ -29,7 +29,7 @@ def recorded_pointers(repo: Repo, revs: Sequence[str], *, work_tree: bool) -> li
     ``work_tree``, those in the work tree now (uncommitted ones included)."""
     found: dict[str, Recorded] = {}
     if revs and git.has_commits(repo.root):
-        blobs = _within(repo, git.blobs_matching(repo.root, revs, SUFFIX), limits.POINTER)
+        blobs = within_cap(repo, git.blobs_matching(repo.root, revs, SUFFIX), limits.POINTER)
         contents = git.read_blobs(repo.root, list(blobs))
         for sha, raw in contents.items():
             where = f"{blobs[sha]} (in history)"
@@ -87,7 +87,7 @@ def _state_file_pointers(
     if revs and git.has_commits(repo.root):
         blobs = git.blobs_matching(repo.root, revs, ".yaml")
         wanted = {sha: path for sha, path in blobs.items() if path.startswith(folder_rel + "/")}
-        wanted = _within(repo, wanted, cap)
+        wanted = within_cap(repo, wanted, cap)
         for sha, raw in git.read_blobs(repo.root, list(wanted)).items():
             docs.append((f"{wanted[sha]} (in history)", raw))
     if work_tree:
@@ -114,7 +114,7 @@ def _state_file_pointers(
     return list(found.values())
 
 
-def _within(repo: Repo, blobs: dict[str, str], cap: limits.Cap) -> dict[str, str]:
+def within_cap(repo: Repo, blobs: dict[str, str], cap: limits.Cap) -> dict[str, str]:
     """The blobs no larger than ``cap``, asked of git before any is read: a file over
     the cap cannot be a valid state file, and reading it would cost its size."""
     if not blobs:

@@ -32,6 +32,8 @@ from gitrelstate import hashing
 from gitrelstate.diff import textconv
 from gitrelstate.errors import RelstateError, StateFileError
 from gitrelstate.guard import jsonload, limits
+from gitrelstate.releases import registry
+from gitrelstate.repo import Repo
 from gitrelstate.state import yamlio
 from gitrelstate.state.manifest import Manifest
 from tests.helpers.cli import Runner, commit_all, relstate
@@ -125,6 +127,7 @@ RELEASE = ".relstate/releases/v1.yaml"
         (RECORD, "a: &x [1]\nc: *x\n", "aliases are not allowed"),
         (RECORD, "deep: " + "[" * 5000 + "]" * 5000 + "\n", "nesting deeper than 64"),
         (RECORD, "u: _\n", None),  # a plain '_' is a string (ruamel crashed on it)
+        (RECORD, 'nul: "a\\0b"\n', "NUL characters are not allowed"),
         ("data.relstate.yaml", "extra: !!python/object:os.system {}\n", "is not allowed"),
     ],
 )
@@ -134,6 +137,30 @@ def test_hostile_values_are_refused_by_every_command(
     edit_yaml(project / where, extra)
     errors = answers_cleanly(run, project)
     assert words is None or words in errors, errors
+
+
+def test_state_files_that_are_symlinks_out_of_the_tree(
+    project: Path, run: Runner, tmp_path: Path
+) -> None:
+    """A committed symlink in place of a record or release must not make gitrelstate
+    read (and quote in its errors) a file elsewhere, or hang on a device."""
+    secret = tmp_path / "secret.yaml"
+    secret.write_text("password: hunter2-SECRET\n")
+    # (verify reads release files itself until it calls registry.verify_problems.)
+    commands = [c for c in COMMANDS if c != ("verify",)]
+    for rel, target in ((RECORD, secret), (RELEASE, Path("/dev/zero"))):
+        path = project / rel
+        original = path.read_bytes()
+        path.unlink()
+        path.symlink_to(target)
+        errors = answers_cleanly(run, project, commands)
+        assert "hunter2" not in errors
+        if rel == RELEASE:
+            with Repo.open(project) as repo:
+                problems, checked = registry.verify_problems(repo, all_refs=True)
+            assert checked == 2 and len(problems) == 1 and "outside" in problems[0], problems
+        path.unlink()
+        path.write_bytes(original)
 
 
 def test_recorded_commit_is_never_a_git_option(project: Path, run: Runner, tmp_path: Path) -> None:
