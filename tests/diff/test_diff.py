@@ -14,7 +14,7 @@ from markdown_it import MarkdownIt
 from gitrelstate.diff.document import StateDiff
 from gitrelstate.diff.render_markdown import MARKER, render_markdown
 from gitrelstate.diff.render_text import render_text
-from tests.helpers.cli import Runner, SubprocessRunner, git, make_repo
+from tests.helpers.cli import Runner, SubprocessRunner, commit_all, git, make_repo
 from tests.helpers.pipeline import Pipeline
 
 # The training stage reads the data folder, records one param and one variable.
@@ -33,11 +33,6 @@ def _write_dist(site: Path, version: str) -> None:
     info = site / f"toypkg-{version}.dist-info"
     info.mkdir(parents=True)
     (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: toypkg\nVersion: {version}\n")
-
-
-def _commit(repo: Path, message: str) -> None:
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", message)
 
 
 @pytest.fixture(scope="module")
@@ -65,11 +60,11 @@ def two_releases(tmp_path_factory: pytest.TempPathFactory) -> Path:
         repo = make_repo(base / "repo")
         runner = SubprocessRunner()
         PIPELINE.write(runner, repo)
-        _commit(repo, "pipeline")
+        commit_all(repo, "pipeline")
         PIPELINE.train(runner, repo)
-        _commit(repo, "train")
+        commit_all(repo, "train")
         runner(repo, "release", "v1", "--model", "model.json")
-        _commit(repo, "release v1")
+        commit_all(repo, "release v1")
         # The four changes.
         part1 = repo / "data" / "part-1.csv"
         lines = part1.read_text().splitlines()
@@ -80,9 +75,9 @@ def two_releases(tmp_path_factory: pytest.TempPathFactory) -> Path:
         _write_dist(site, "1.1")
         mp.setenv("PIPELINE_MODE", "stream")
         PIPELINE.train(runner, repo)
-        _commit(repo, "train again")
+        commit_all(repo, "train again")
         runner(repo, "release", "v2", "--model", "model.json")
-        _commit(repo, "release v2")
+        commit_all(repo, "release v2")
     finally:
         mp.undo()
     return repo
@@ -289,7 +284,7 @@ def test_git_diff_shows_state_files_normalised(repo: Path, run: Runner) -> None:
     assert "*.relstate.yaml diff=relstate" in attributes
     (repo / "d.txt").write_text("one\n")
     run(repo, "track", "d.txt")
-    _commit(repo, "one")
+    commit_all(repo, "one")
     (repo / "d.txt").write_text("two!\n")
     run(repo, "track", "d.txt")
     out = git(repo, "diff", "-U10")

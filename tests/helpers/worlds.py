@@ -22,7 +22,7 @@ from typing import Any
 
 from gitrelstate.state import yamlio
 
-from .cli import git, make_repo, relstate
+from .cli import commit_all, git, make_repo, relstate
 from .invariants import cache_hexes, remote_hexes, tree_hashes
 from .trees import write_tree
 
@@ -103,22 +103,17 @@ def ok(cwd: Path, *args: str) -> None:
     assert result.code == 0, f"{args}: {result.err}"
 
 
-def commit(repo: Path, message: str) -> None:
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", message)
-
-
 def build_base(world: Path) -> None:
     """repo/ with data v1, a recorded run, everything committed and pushed to remote/."""
     repo = make_repo(world / "repo")
     (repo / "make.py").write_text(MAKE_PY)
     (repo / "params.yaml").write_text("seed: 1\n")
-    commit(repo, "code")
+    commit_all(repo, "code")
     set_data(repo, 1)
     ok(repo, "track", "data", "model.bin")
     ok(repo, "remote", "add", "origin", "../remote")  # relative: copies stay self-contained
     ok(repo, *RUN_ARGS)
-    commit(repo, "v1")
+    commit_all(repo, "v1")
     ok(repo, "push")
 
 
@@ -130,13 +125,13 @@ def _checkout(world: Path) -> None:
     _track(world)
     repo = world / "repo"
     ok(repo, "track", "data", "model.bin")
-    commit(repo, "v2")
+    commit_all(repo, "v2")
     git(repo, "checkout", "HEAD~1", "--", "data.relstate.yaml", "model.bin.relstate.yaml")
 
 
 def _run(world: Path) -> None:
     (world / "repo" / "params.yaml").write_text("seed: 2\n")
-    commit(world / "repo", "seed 2")
+    commit_all(world / "repo", "seed 2")
 
 
 def _release(world: Path) -> None:
@@ -162,7 +157,7 @@ def _gc(world: Path) -> None:
     git(repo, "checkout", "-qb", "scratch")
     set_data(repo, 3)
     ok(repo, "track", "data", "model.bin")
-    commit(repo, "scratch data")
+    commit_all(repo, "scratch data")
     git(repo, "checkout", "-q", "main")
     git(repo, "branch", "-qD", "scratch")  # its data is garbage now
     ok(repo, "checkout")

@@ -4,20 +4,15 @@ import os
 from pathlib import Path
 
 from gitrelstate import hashing
-from tests.helpers.cli import Runner, git
+from tests.helpers.cli import Runner, commit_all, git
 from tests.helpers.trees import assert_store_sound, damage_object, write_tree
-
-
-def _commit(repo: Path, message: str) -> None:
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", message)
 
 
 def test_verify_finds_missing_and_corrupt_objects(repo: Path, run: Runner) -> None:
     write_tree(repo / "data", {"a.txt": "aaaa", "b.txt": "bbbb"})
     (repo / "model.bin").write_bytes(b"m" * 100_000)
     run(repo, "track", "data", "model.bin")
-    _commit(repo, "v1")
+    commit_all(repo, "v1")
     assert "all present and intact" in run(repo, "verify").out
     damage_object(repo, b"aaaa", b"AAAA")
     damage_object(repo, b"m" * 100_000, None)
@@ -32,7 +27,7 @@ def test_verify_remote(repo: Path, tmp_path: Path, run: Runner) -> None:
     run(repo, "track", "data")
     store = tmp_path / "store"
     run(repo, "remote", "add", "origin", str(store))
-    _commit(repo, "v1")
+    commit_all(repo, "v1")
     result = run(repo, "verify", "-r", "origin", expect=1)
     assert "21 problem(s)" in result.err  # nothing pushed yet: 20 files + listing
     run(repo, "push")
@@ -48,11 +43,11 @@ def test_verify_remote(repo: Path, tmp_path: Path, run: Runner) -> None:
 def test_gc_keeps_everything_history_and_work_tree_reference(repo: Path, run: Runner) -> None:
     write_tree(repo / "data", {"a.txt": "v1-a", "b.txt": "same"})
     run(repo, "track", "data")
-    _commit(repo, "v1")
+    commit_all(repo, "v1")
     git(repo, "tag", "v1")
     write_tree(repo / "data", {"a.txt": "v2-a"})
     run(repo, "track", "data")
-    _commit(repo, "v2")
+    commit_all(repo, "v2")
     write_tree(repo / "data", {"a.txt": "v3-a-uncommitted"})
     run(repo, "track", "data")
     # Orphans: tracked, then re-tracked over, never committed.
@@ -73,7 +68,7 @@ def test_gc_keeps_everything_history_and_work_tree_reference(repo: Path, run: Ru
     run(repo, "checkout")
     assert (repo / "data" / "a.txt").read_text() == "v3-a-uncommitted"
     assert (repo / "scratch.bin").read_bytes() == b"orphan-2"
-    _commit(repo, "v3")
+    commit_all(repo, "v3")
     for rev in ("v1", "main~1", "main"):
         git(repo, "checkout", "-q", rev)
         run(repo, "checkout", "--force")
@@ -91,7 +86,7 @@ def test_gc_on_remote_needs_force_and_keeps_referenced(
     (repo / "f.bin").write_bytes(b"two")
     run(repo, "track", "f.bin")
     run(repo, "push")
-    _commit(repo, "only two")
+    commit_all(repo, "only two")
     assert "--force" in run(repo, "gc", "-r", "origin", expect=1).err
     assert "would remove 1 " in run(repo, "gc", "-r", "origin", "--dry-run").out
     run(repo, "gc", "-r", "origin", "--force")

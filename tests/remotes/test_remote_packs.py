@@ -13,7 +13,7 @@ from gitrelstate import hashing
 from gitrelstate.state import yamlio
 from gitrelstate.store.objects import ObjectStore
 from gitrelstate.store.packs import ENTRY, MAGIC
-from tests.helpers.cli import Runner, git, make_repo, relstate
+from tests.helpers.cli import Runner, commit_all, git, make_repo, relstate
 from tests.helpers.servers import S3Server
 from tests.helpers.trees import assert_store_sound, read_tree, write_tree
 
@@ -32,11 +32,6 @@ def _packs(store: Path, ext: str = "idx") -> list[Path]:
 def _loose(store: Path) -> list[Path]:
     base = store / "blake3"
     return [p for p in base.rglob("*") if p.is_file()] if base.is_dir() else []
-
-
-def _commit(repo: Path, message: str = "data") -> None:
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", message)
 
 
 def _set_remote_option(repo: Path, key: str, value: object) -> None:
@@ -68,7 +63,7 @@ def _pushed_repo(tmp_path: Path, run: Runner, files: int = N) -> tuple[Path, Pat
     store = tmp_path / "store"
     run(repo, "remote", "add", "origin", str(store))
     assert f"pushed {files + 2} object(s)" in run(repo, "push").out
-    _commit(repo)
+    commit_all(repo, "data")
     return repo, store
 
 
@@ -114,7 +109,7 @@ def test_incremental_push_adds_a_pack(tmp_path: Path, run: Runner) -> None:
     run(repo, "track", "data")
     assert "pushed 101 object(s)" in run(repo, "push").out  # 100 files + the new listing
     assert first < set(_packs(store))
-    _commit(repo, "more")
+    commit_all(repo, "more")
     clone = tmp_path / "clone"
     _clone_and_pull(repo, clone)
     assert read_tree(clone / "data") == read_tree(repo / "data")
@@ -168,7 +163,7 @@ def test_gc_remote_rewrites_and_drops_packs(tmp_path: Path, run: Runner) -> None
     run(repo, "track", "keep")
     run(repo, "push")
     os.unlink(repo / "drop.relstate.yaml")
-    _commit(repo, "only keep")
+    commit_all(repo, "only keep")
     assert "would remove 152 " in run(repo, "gc", "-r", "origin", "--dry-run").out
     assert set(_packs(store)) >= {keep_pack, drop_pack}  # a dry run changes nothing
     assert "removed 152 " in run(repo, "gc", "-r", "origin", "--force").out
@@ -232,7 +227,7 @@ def test_packs_false_keeps_one_file_per_object(tmp_path: Path, run: Runner) -> N
     _set_remote_option(repo, "packs", False)
     run(repo, "push")
     assert not _packs(store) and len(_loose(store)) == N + 1
-    _commit(repo)
+    commit_all(repo, "data")
     # A remote written without packs (as by earlier versions) still pulls.
     clone = tmp_path / "clone"
     _clone_and_pull(repo, clone)
@@ -243,7 +238,7 @@ def test_packs_false_keeps_one_file_per_object(tmp_path: Path, run: Runner) -> N
     run(repo, "track", "data")
     run(repo, "push")
     assert _packs(store)
-    _commit(repo, "more")
+    commit_all(repo, "more")
     git(clone, "pull", "-q")
     run(clone, "pull")
     assert read_tree(clone / "data") == read_tree(repo / "data")
@@ -290,7 +285,7 @@ def test_s3_round_trip_in_packs(
     assert len(s3_server.fs().find(f"{root}/blake3")) == 1  # the listing
     assert "everything is already on" in run(repo, "push").out
     assert "all on remote 'origin'" in run(repo, "status", "-r", "origin").out
-    _commit(repo)
+    commit_all(repo, "data")
     clone = tmp_path / "clone"
     _clone_and_pull(repo, clone)
     assert read_tree(clone / "data") == read_tree(repo / "data")
@@ -303,7 +298,7 @@ def test_s3_round_trip_in_packs(
     write_tree(repo / "data", _files("f", 50, seed=5))
     run(repo, "track", "data")
     run(repo, "push")
-    _commit(repo, "v2")
+    commit_all(repo, "v2")
     assert "removed 51 " in run(repo, "gc", "-r", "origin", "--force").out
     assert _s3_index_entries(s3_server, root) == N + 50
     clone2 = tmp_path / "clone2"
@@ -318,7 +313,7 @@ def test_s3_corrupt_pack_is_refused(tmp_path: Path, run: Runner, s3_server: S3Se
     run(repo, "track", "data")
     root = _s3_remote(repo, run, s3_server, "obstore")
     run(repo, "push")
-    _commit(repo)
+    commit_all(repo, "data")
     fs = s3_server.fs()
     [pack_key] = [k for k in fs.find(f"{root}/packs") if k.endswith(".pack")]
     data = bytearray(fs.cat_file(pack_key))
