@@ -26,6 +26,7 @@ This module imports nothing of gitrelstate but hashing, so every layer may use i
 
 from __future__ import annotations
 
+import functools
 import re
 import shlex
 from collections.abc import Iterator, Mapping, Sequence
@@ -71,6 +72,7 @@ def _words(name: str) -> list[str]:
     return [w for w in re.split(r"[^A-Z0-9]+", name.upper()) if w]
 
 
+@functools.lru_cache(maxsize=8192)
 def is_secret_name(name: str) -> bool:
     """Whether a name (a variable, an option, a key, a flag) says it holds a credential."""
     upper = name.upper()
@@ -81,16 +83,21 @@ def is_secret_name(name: str) -> bool:
     return any(_SECRET_WORD.fullmatch(word) for word in _words(name))
 
 
-def _names_credential(name: str, value: str) -> bool:
-    """Whether ``value`` is a credential because of the name it is held under."""
+@functools.lru_cache(maxsize=8192)
+def _name_strength(name: str) -> int:
+    """0: not a secret's name; 1: sometimes one (KEY, SALT); 2: always (PASSWORD, TOKEN)."""
     words = _words(name)
     if not words or f" {words[-1]} " in _DESCRIPTOR or not is_secret_name(name):
+        return 0
+    return 2 if _STRONG_NAME.search("_".join(words)) else 1
+
+
+def _names_credential(name: str, value: str) -> bool:
+    """Whether ``value`` is a credential because of the name it is held under."""
+    strength = _name_strength(name)
+    if not strength or is_placeholder(value):
         return False
-    if is_placeholder(value):
-        return False
-    if _STRONG_NAME.search("_".join(words)):
-        return True
-    return looks_like_credential(value)
+    return strength == 2 or looks_like_credential(value)
 
 
 # -- values --------------------------------------------------------------------------
@@ -105,9 +112,11 @@ _REFERENCE = re.compile(
     r"\$\{?[A-Za-z_][A-Za-z0-9_]*\}?|<[^<>]*>|\[[^\[\]]*\]|\{\{.*\}\}|%\(?\w+\)?s|\*+|x+|X+",
     re.DOTALL,
 )
-# Booleans, numbers and very short values are settings (--key 2, salt: no), not secrets.
+# Booleans, numbers, versions and very short values are settings (--key 2, salt: no).
 _SETTING = re.compile(
-    r"true|false|True|False|none|None|null|yes|no|-?[0-9]+(\.[0-9]+)?|.{0,3}", re.DOTALL
+    r"true|false|True|False|none|None|null|yes|no|-?[0-9]+(\.[0-9]+)?|.{0,3}"
+    r"|v?[0-9]+(\.[0-9]+)+([.+-][0-9A-Za-z.+-]*)?",  # a version: 2.40.0, 2.1.0+cu121
+    re.DOTALL,
 )
 _DIGESTS = ("blake3:", "blake3-keyed:", "sha256:", "unkeyed")
 
@@ -151,11 +160,17 @@ class Span:
     what: str
 
 
-# Well-known credential formats, found anywhere in a text.
-_TOKENS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("an AWS access key id", re.compile(r"(?<![A-Z0-9])(?:AKIA|ASIA)[0-9A-Z]{16}(?![A-Z0-9])")),
+# Well-known credential formats, found anywhere in a text: what, the literal parts one of
+# which a match holds (a cheap test before the pattern runs), the pattern.
+_TOKENS: tuple[tuple[str, tuple[str, ...], re.Pattern[str]], ...] = (
+    (
+        "an AWS access key id",
+        ("AKIA", "ASIA"),
+        re.compile(r"(?<![A-Z0-9])(?:AKIA|ASIA)[0-9A-Z]{16}(?![A-Z0-9])"),
+    ),
     (
         "a private key",
+        ("PRIVATE KEY",),
         re.compile(
             r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"
             r"(?:[\s\S]*?-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----|[\s\S]*)"
@@ -163,23 +178,30 @@ _TOKENS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ),
     (
         "a GitHub token",
+        ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
         re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})"),
     ),
-    ("a GitLab token", re.compile(r"\bgl(?:pat|dt|rt|ptt|ft|cbt)-[A-Za-z0-9_-]{20,}")),
-    ("a Slack token", re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}")),
-    ("a Google API key", re.compile(r"\bAIza[0-9A-Za-z_-]{35}")),
-    ("a Google OAuth token", re.compile(r"\bya29\.[0-9A-Za-z_-]{20,}")),
+    (
+        "a GitLab token",
+        ("glpat-", "gldt-", "glrt-", "glptt-", "glft-", "glcbt-"),
+        re.compile(r"\bgl(?:pat|dt|rt|ptt|ft|cbt)-[A-Za-z0-9_-]{20,}"),
+    ),
+    ("a Slack token", ("xox",), re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}")),
+    ("a Google API key", ("AIza",), re.compile(r"\bAIza[0-9A-Za-z_-]{35}")),
+    ("a Google OAuth token", ("ya29.",), re.compile(r"\bya29\.[0-9A-Za-z_-]{20,}")),
     (
         "an API secret key",
+        ("sk-",),
         re.compile(r"\bsk-(?:ant-|proj-)?(?=[A-Za-z_-]*[0-9])[A-Za-z0-9_-]{32,}"),
     ),
-    ("a Stripe key", re.compile(r"\b[rs]k_(?:live|test)_[0-9A-Za-z]{16,}")),
-    ("a Hugging Face token", re.compile(r"\bhf_[A-Za-z0-9]{30,}")),
-    ("a PyPI token", re.compile(r"\bpypi-AgE[A-Za-z0-9_-]{20,}")),
-    ("an npm token", re.compile(r"\bnpm_[A-Za-z0-9]{36}\b")),
-    ("a SendGrid key", re.compile(r"\bSG\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}")),
+    ("a Stripe key", ("k_live_", "k_test_"), re.compile(r"\b[rs]k_(?:live|test)_[0-9A-Za-z]{16,}")),
+    ("a Hugging Face token", ("hf_",), re.compile(r"\bhf_[A-Za-z0-9]{30,}")),
+    ("a PyPI token", ("pypi-AgE",), re.compile(r"\bpypi-AgE[A-Za-z0-9_-]{20,}")),
+    ("an npm token", ("npm_",), re.compile(r"\bnpm_[A-Za-z0-9]{36}\b")),
+    ("a SendGrid key", ("SG.",), re.compile(r"\bSG\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}")),
     (
         "a JSON web token",
+        ("eyJ",),
         re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),
     ),
 )
@@ -236,13 +258,15 @@ def _userinfo(text: str) -> Iterator[Span]:
 
 
 def _named(text: str) -> Iterator[Span]:
-    for pattern in (_PAIR, _HEADER, _JSON_PAIR):
+    patterns = [p for p, mark in ((_PAIR, "="), (_HEADER, ":"), (_JSON_PAIR, '"')) if mark in text]
+    for pattern in patterns:
         for m in pattern.finditer(text):
             name, value = m.group("name"), m.group("value")
             if value and _names_credential(name, value):
                 yield Span(m.start("value"), m.end("value"), f"a credential (its key is '{name}')")
-    for m in _BEARER.finditer(text):
-        yield Span(m.start("value"), m.end("value"), "a bearer token")
+    if "earer" in text or "EARER" in text:
+        for m in _BEARER.finditer(text):
+            yield Span(m.start("value"), m.end("value"), "a bearer token")
 
 
 def find(text: str) -> list[Span]:
@@ -250,14 +274,16 @@ def find(text: str) -> list[Span]:
     if len(text) < 4:
         return []
     spans: list[Span] = []
-    for what, pattern in _TOKENS:
-        spans.extend(Span(m.start(), m.end(), what) for m in pattern.finditer(text))
-    spans.extend(_userinfo(text))
-    spans.extend(
-        Span(m.start("value"), m.end("value"), "a webhook URL")
-        for m in _WEBHOOK.finditer(text)
-        if not is_reference(m.group("value"))
-    )
+    for what, hints, pattern in _TOKENS:
+        if any(hint in text for hint in hints):
+            spans.extend(Span(m.start(), m.end(), what) for m in pattern.finditer(text))
+    if "://" in text:  # the URL rules need a URL
+        spans.extend(_userinfo(text))
+        spans.extend(
+            Span(m.start("value"), m.end("value"), "a webhook URL")
+            for m in _WEBHOOK.finditer(text)
+            if not is_reference(m.group("value"))
+        )
     spans.extend(_named(text))
     merged: list[Span] = []
     for span in sorted(spans, key=lambda s: (s.start, -s.end)):
