@@ -52,19 +52,61 @@ _resolvers: _Resolvers | None = None
 _not_str: dict[str, re.Pattern[str]] = {}
 
 
+# The YAML 1.2 implicit resolvers of ruamel.yaml (resolver.implicit_resolvers), copied so
+# reading never imports ruamel: (tag, regex, first characters). A plain scalar means here
+# exactly what it meant to the ruamel reader that wrote and read every earlier state file
+# (and every earlier ``state_id``); a test compares this table with ruamel's.
+CORE_SCHEMA: tuple[tuple[str, str, str | tuple[str, ...]], ...] = (
+    (f"{_CORE}bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
+    (
+        f"{_CORE}float",
+        r"""^(?:
+         [-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+        |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+        |[-+]?\.[0-9_]+(?:[eE][-+][0-9]+)?
+        |[-+]?\.(?:inf|Inf|INF)
+        |\.(?:nan|NaN|NAN))$""",
+        "-+0123456789.",
+    ),
+    (
+        f"{_CORE}int",
+        r"""^(?:[-+]?0b[0-1_]+
+        |[-+]?0o?[0-7_]+
+        |[-+]?[0-9_]+
+        |[-+]?0x[0-9a-fA-F_]+)$""",
+        "-+0123456789",
+    ),
+    (f"{_CORE}merge", r"^(?:<<)$", "<"),
+    (
+        f"{_CORE}null",
+        r"""^(?: ~
+        |null|Null|NULL
+        | )$""",
+        ("~", "n", "N", ""),
+    ),
+    (
+        f"{_CORE}timestamp",
+        r"""^(?:[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]
+        |[0-9][0-9][0-9][0-9] -[0-9][0-9]? -[0-9][0-9]?
+        (?:[Tt]|[ \t]+)[0-9][0-9]?
+        :[0-9][0-9] :[0-9][0-9] (?:\.[0-9]*)?
+        (?:[ \t]*(?:Z|[-+][0-9][0-9]?(?::[0-9][0-9])?))?)$""",
+        "0123456789",
+    ),
+    (f"{_CORE}value", r"^(?:=)$", "="),
+    (f"{_CORE}yaml", r"^(?:!|&|\*)$", "!&*"),
+)
+
+
 def _plain_resolvers() -> _Resolvers:
-    """First character -> [(tag, regex)], taken from ruamel's own YAML 1.2 table so a
-    plain scalar means here exactly what it meant to the ruamel reader that wrote and
-    read every earlier state file (and every earlier ``state_id``)."""
+    """First character -> [(tag, regex)] of :data:`CORE_SCHEMA`, compiled once."""
     global _resolvers
     if _resolvers is None:
-        from ruamel.yaml.resolver import implicit_resolvers
-
         table: _Resolvers = {}
-        for versions, tag, regexp, first in implicit_resolvers:
-            if (1, 2) in versions:
-                for ch in first:
-                    table.setdefault(ch, []).append((tag, re.compile(regexp.pattern, regexp.flags)))
+        for tag, pattern, first in CORE_SCHEMA:
+            regex = re.compile(pattern, re.X)
+            for ch in first:
+                table.setdefault(ch, []).append((tag, regex))
         for ch, found in table.items():
             # One regex per first character: "does this plain text mean anything but a
             # string?" (the writer asks it for every value).

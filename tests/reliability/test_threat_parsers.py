@@ -462,3 +462,22 @@ def test_reader_agrees_with_ruamel_on_state_files() -> None:
     text = yamlio.dumps(sample)
     assert yamlio.loads(text, "x") == yamlio._yaml().load(text) == sample
     assert not math.isnan(yamlio.loads("x: 1.5\n", "x")["x"])
+
+
+def test_core_schema_is_ruamels_yaml_12_table() -> None:
+    """The reader's copy of the implicit resolvers is ruamel's own (YAML 1.2 entries):
+    a plain scalar means what it meant when every earlier state file was written."""
+    from ruamel.yaml.resolver import implicit_resolvers
+
+    theirs = [(t, r.pattern, list(f)) for v, t, r, f in implicit_resolvers if (1, 2) in v]
+    assert [(t, p, list(f)) for t, p, f in yamlio.CORE_SCHEMA] == theirs
+
+
+def test_reading_does_not_import_ruamel() -> None:
+    """Start-up: a command that only reads state files never imports the writer's library."""
+    code = (
+        "import sys; from gitrelstate.state import yamlio; yamlio.loads('a: [1, x]', 'x');"
+        "print('ruamel' in ' '.join(sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.strip() == "False", out.stderr
