@@ -58,10 +58,6 @@ class BoundedReadError(IntegrityError):
         super().__init__(message, hint or _HINT)
 
 
-class NotRegularFile(BoundedReadError):
-    """What should be a file is a device, a pipe, a socket or a folder: never an object."""
-
-
 def listing_limit(nfiles: int | None) -> int:
     """The most bytes a folder listing of ``nfiles`` files can take (capped)."""
     if nfiles is None or nfiles < 0:
@@ -124,13 +120,13 @@ def open_regular(path: str | os.PathLike[str], max_bytes: int, what: str) -> Bin
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except OSError as exc:
         if exc.errno in (errno.ENXIO, errno.EOPNOTSUPP):  # a socket
-            raise NotRegularFile(f"{what} is not a regular file; it was not read") from None
+            raise BoundedReadError(f"{what} is not a regular file; it was not read") from None
         raise
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             kind = "a folder" if stat.S_ISDIR(info.st_mode) else "a device, pipe or socket"
-            raise NotRegularFile(f"{what} is not a regular file ({kind}); it was not read")
+            raise BoundedReadError(f"{what} is not a regular file ({kind}); it was not read")
         if info.st_size > max_bytes:
             raise _too_large(what, max_bytes)
         os.set_blocking(fd, True)

@@ -170,14 +170,11 @@ def _verify_remote(
 
     def check(hex_: str) -> str | None:
         label = f"{hex_[:16]}…" + (f" ({names[hex_]})" if hex_ in names else "")
-        found = ""
         try:
             # Hashed as it streams, nothing kept: the null device is the sink.
             actual = remote.backend.fetch_file(
                 object_key(hex_), Path(os.devnull), bounds.get(hex_, reads.LISTING_MAX_BYTES)
             )
-        except reads.NotRegularFile as exc:
-            actual, found = "", f" ({exc.message})"  # a device or a pipe: never the object
         except reads.BoundedReadError as exc:
             # Larger than declared: not removed, the pointer's size may be what is wrong.
             return f"unreadable: {label} ({exc.message}; not removed)"
@@ -191,7 +188,7 @@ def _verify_remote(
                 what = "corrupt (removed from the remote)"
             except Exception:
                 what = "corrupt (could not be removed)"
-            return f"{what}: {label}{found}"
+            return f"{what}: {label}"
         return None
 
     packed = packs.holding(present)  # checked pack by pack, below

@@ -36,13 +36,15 @@ class LocalBackend(ThreadedBackend):
         return final
 
     def existing(self, hexes: set[str]) -> set[str]:
+        # Only regular files count: a device or a pipe where an object should be is
+        # damage, which the next push repairs by writing the object over it.
         if len(hexes) < LIST_THRESHOLD:
-            return {h for h in hexes if (self.root / object_key(h)).exists()}
+            return {h for h in hexes if (self.root / object_key(h)).is_file()}
         base = self.root / ALGO
         keys: list[str] = []
         for shard in {h[:2] for h in hexes}:
-            with contextlib.suppress(FileNotFoundError):
-                keys.extend(f"{shard}/{name}" for name in os.listdir(base / shard))
+            with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+                keys.extend(f"{shard}/{e.name}" for e in os.scandir(base / shard) if e.is_file())
         return hexes & hexes_from_keys(keys)
 
     def list_all(self) -> set[str]:
