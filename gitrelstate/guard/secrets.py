@@ -62,7 +62,7 @@ _STRONG_NAME = re.compile(
 # path, OAUTH_CLIENT_ID an identifier, TOKEN_TYPE a word, --max-tokens a number.
 _DESCRIPTOR = (
     " FILE FILES PATH DIR FOLDER NAME ID IDS TYPE KIND LEN LENGTH SIZE COUNT NUM MAX MIN LIMIT"
-    " ENV VAR FIELD COLUMN COL HEADER PREFIX SUFFIX FORMAT MODE POLICY ALGORITHM ALG TTL EXPIRY"
+    " ENV VAR FIELD COLUMN COL PREFIX SUFFIX FORMAT MODE POLICY ALGORITHM ALG TTL EXPIRY"
     " EXPIRES LOCATION ENDPOINT HOST PORT URI SOURCE PROVIDER STORE BACKEND REGION USER"
     " USERNAME LOGIN HELPER COMMAND CMD SCHEME METHOD VERSION STRATEGY "
 )
@@ -238,6 +238,11 @@ _WEBHOOK = re.compile(
     r"|maker\.ifttt\.com/trigger/[^/\s]+/with/key/"
     r")(?P<value>[^\s?#'\"]+)"
 )
+# Self-hosted chat webhooks (Mattermost, Rocket.Chat, ...): .../hooks/<token>.
+_HOOK_PATH = re.compile(
+    r"https?://[^\s/]+/(?:[^\s?#]*/)?(?:web-?hooks?|hooks)/(?P<value>[^\s/?#'\"]{16,})",
+    re.IGNORECASE,
+)
 
 
 def _userinfo(text: str) -> Iterator[Span]:
@@ -283,6 +288,11 @@ def find(text: str) -> list[Span]:
             Span(m.start("value"), m.end("value"), "a webhook URL")
             for m in _WEBHOOK.finditer(text)
             if not is_reference(m.group("value"))
+        )
+        spans.extend(
+            Span(m.start("value"), m.end("value"), "a webhook URL")
+            for m in _HOOK_PATH.finditer(text)
+            if looks_like_credential(m.group("value"))
         )
     spans.extend(_named(text))
     merged: list[Span] = []

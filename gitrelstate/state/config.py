@@ -230,8 +230,6 @@ def _remote(
 # settings no longer match is not used.
 
 _PIN = re.compile(r"blake3:[0-9a-f]{64}")
-# TEMPORARY: on once the test fixtures that clone beside a relative remote say --local.
-_FOLDER_RULE = False
 # The settings that decide where a remote's bytes and credentials go: all of them but
 # 'packs' (any option can redirect: endpoint_url, proxies, host, account_name, ...).
 _DESTINATION_KEYS = ("url", "options", "client")
@@ -263,7 +261,7 @@ def binding(remote: RemoteConfig) -> str:
     """
     if remote.committed is None or remote.pinned == remote.committed:
         return "ok"
-    if _FOLDER_RULE and not remote.local_url and is_relative_folder(remote.url):
+    if not remote.local_url and is_relative_folder(remote.url):
         return "folder"
     if not remote.local_settings:
         return "ok"

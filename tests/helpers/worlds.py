@@ -150,6 +150,8 @@ def _clone(world: Path) -> None:
     git(repo, "checkout", "HEAD", "--", ".")
     ok(repo, "push")
     git(world, "clone", "-q", "repo", "clone")
+    # A committed relative folder remote is used only once this clone accepts it.
+    ok(world / "clone", "remote", "add", "origin", "../remote", "--local")
 
 
 def _gc(world: Path) -> None:

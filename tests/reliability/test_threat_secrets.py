@@ -466,10 +466,6 @@ def test_the_users_own_change_is_pinned_again(tmp_path: Path, run: Runner) -> No
 # -- committed folder URLs outside the repository (class 3 N6) -------------------------
 
 
-@pytest.mark.skipif(
-    not getattr(__import__("gitrelstate.state.config").state.config, "_FOLDER_RULE", True),
-    reason="the folder rule is switched on with the fixture changes (restructure pending)",
-)
 @pytest.mark.parametrize("url", ["../escaped", "~/escaped", "file://../escaped"])
 def test_a_committed_relative_or_home_folder_remote_needs_this_machines_consent(
     tmp_path: Path, run: Runner, url: str

@@ -30,6 +30,13 @@ PIPELINE = Pipeline(seed_variable="RANDOM_STATE")
 _TEMPLATE: dict[str, Path] = {}
 
 
+def _clone(base: Path, clone: Path) -> None:
+    """A fresh clone beside the remote; the committed relative remote URL is accepted for
+    it (gitrelstate uses a committed relative folder only with this clone's consent)."""
+    git(base, "clone", "-q", str(base / "repo"), str(clone))
+    assert relstate(clone, "remote", "add", "origin", "../remote", "--local").code == 0
+
+
 def _build(base: Path, run: Runner, monkeypatch: pytest.MonkeyPatch) -> None:
     repo = make_repo(base / "repo", run)
     PIPELINE.write(run, repo)
@@ -112,7 +119,7 @@ def test_release_reproduces_identically_and_leaves_the_work_tree_alone(
 
 def test_fresh_clone_fetches_from_the_remote_and_reproduces(base: Path) -> None:
     clone = base / "clone"
-    git(base, "clone", "-q", str(base / "repo"), str(clone))
+    _clone(base, clone)
     result = relstate(clone, "reproduce", "v1", "--json")
     assert result.code == 0, result.err
     doc = json.loads(result.out)
@@ -124,7 +131,7 @@ def test_fresh_clone_fetches_from_the_remote_and_reproduces(base: Path) -> None:
 
 def test_deleted_object_on_the_remote_fails_naming_it(base: Path, run: Runner) -> None:
     clone = base / "clone"
-    git(base, "clone", "-q", str(base / "repo"), str(clone))
+    _clone(base, clone)
     part = (base / "repo" / "data" / "raw" / "part-1.csv").read_bytes()
     hex_ = hashing.hash_bytes(part)
     obj = base / "remote" / "blake3" / hex_[:2] / hex_[2:]
@@ -142,7 +149,7 @@ def test_deleted_object_on_the_remote_fails_naming_it(base: Path, run: Runner) -
 
 def test_no_fetch_fails_when_the_cache_lacks_data(base: Path, run: Runner) -> None:
     clone = base / "clone"
-    git(base, "clone", "-q", str(base / "repo"), str(clone))
+    _clone(base, clone)
     doc = _reproduce(run, clone, "v1", "--no-fetch", expect=2)
     assert "--no-fetch" in doc["failure"]["reason"]
     assert doc["failure"]["objects"][0]["path"] == "data/raw"
@@ -284,7 +291,7 @@ def test_checkout_release_restores_data_and_pointers(base: Path, run: Runner) ->
 
 def test_checkout_run_and_missing_objects_hint(base: Path, run: Runner) -> None:
     clone = base / "clone"
-    git(base, "clone", "-q", str(base / "repo"), str(clone))
+    _clone(base, clone)
     result = run(clone, "checkout", "--run", "train", expect=1)
     assert "git relstate fetch --run train" in result.err
     run(clone, "fetch", "--run", "train")
