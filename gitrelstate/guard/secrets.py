@@ -124,12 +124,15 @@ _DIGESTS = ("blake3:", "blake3-keyed:", "sha256:", "unkeyed")
 def is_reference(value: str) -> bool:
     """A reference that stands where a secret would be (``${TOKEN}``, ``<password>``)."""
     value = value.strip()
+    if len(value) > 256:  # none is that long; and the patterns stay cheap
+        return False
     return bool(_REFERENCE.fullmatch(value)) or value.startswith(_DIGESTS)
 
 
 def is_placeholder(value: str) -> bool:
     """A reference, or a setting too plain to be a credential (a number, a boolean)."""
-    return is_reference(value) or bool(_SETTING.fullmatch(value.strip()))
+    value = value.strip()
+    return is_reference(value) or (len(value) <= 64 and bool(_SETTING.fullmatch(value)))
 
 
 def looks_like_credential(value: str) -> bool:
@@ -173,7 +176,7 @@ _TOKENS: tuple[tuple[str, tuple[str, ...], re.Pattern[str]], ...] = (
         ("PRIVATE KEY",),
         re.compile(
             r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"
-            r"(?:[\s\S]*?-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----|[\s\S]*)"
+            r"(?:[\s\S]{0,16384}?-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----|[\s\S]*)"
         ),
     ),
     (
@@ -205,16 +208,12 @@ _TOKENS: tuple[tuple[str, tuple[str, ...], re.Pattern[str]], ...] = (
         re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),
     ),
 )
-# scheme://user:password@ or scheme://token@. The password may hold '/' (redis://:p/w@h);
-# 'host:443/path@x' is a port and a path, not a password (see _userinfo).
-_USERINFO = re.compile(
-    r"[A-Za-z][A-Za-z0-9+.-]*://(?P<user>[^\s/?#@:\[\]]*)(?::(?P<password>[^\s@]*))?@"
-)
+# What follows "scheme://" when it is user info: user, maybe ":password", then "@". The
+# password may hold '/' (redis://:p/w@h); 'host:443/path@x' is a port and a path, not a
+# password (see _userinfo).
+_AFTER_SCHEME = re.compile(r"(?P<user>[^\s/?#@:\[\]]{0,256})(?::(?P<password>[^\s@]{0,256}))?@")
 _PORT_THEN_PATH = re.compile(r"[0-9]{1,5}(?:[/?#].*)?", re.DOTALL)
-# Credentials a storage library moved into a URL's path (http://host/user:password@b/k).
-_PATH_USERINFO = re.compile(
-    r"[A-Za-z][A-Za-z0-9+.-]*://[^\s@]*?/(?P<user>[^/@\s:]+):(?P<password>[^/@\s]+)@"
-)
+_USERINFO_REACH = 520  # the most user info there can be after "://"
 # NAME=VALUE: URL queries (?access_token=), JDBC and connection strings (;password=,
 # AccountKey=), command-line words (--password=Y, TOKEN=Y).
 _PAIR = re.compile(
@@ -225,41 +224,63 @@ _HEADER = re.compile(
     r"(?<![A-Za-z0-9_-])(?P<name>[A-Za-z][A-Za-z0-9_-]{0,63}):[ \t]+"
     r"(?:(?i:bearer|basic|token|bot|digest)[ \t]+)?(?P<value>[^\s,;'\"]+)"
 )
-_JSON_PAIR = re.compile(r'"(?P<name>[^"\\\s]{1,64})"\s*:\s*"(?P<value>[^"\\]*)"')
-_BEARER = re.compile(r"(?i)\bbearer\s+(?P<value>[A-Za-z0-9._~+/-]{8,}=*)")
+_JSON_PAIR = re.compile(r'"(?P<name>[^"\\\s]{1,64})"[ \t]{0,8}:[ \t]{0,8}"(?P<value>[^"\\]*)"')
+_BEARER = re.compile(r"(?i)\bbearer[ \t]{1,8}(?P<value>[A-Za-z0-9._~+/-]{8,}=*)")
 # Webhook URLs whose path is the credential: whoever has it may post.
 _WEBHOOK = re.compile(
     r"(?i)https?://(?:hooks\.slack\.com/(?:services|workflows|triggers)/"
     r"|(?:ptb\.|canary\.)?discord(?:app)?\.com/api/webhooks/"
-    r"|[a-z0-9.-]*\.webhook\.office\.com/"
+    r"|[a-z0-9.-]{0,253}\.webhook\.office\.com/"
     r"|outlook\.office(?:365)?\.com/webhook/"
     r"|hooks\.zapier\.com/hooks/catch/"
     r"|api\.telegram\.org/bot"
     r"|maker\.ifttt\.com/trigger/[^/\s]+/with/key/"
-    r")(?P<value>[^\s?#'\"]+)"
+    r")(?P<value>[^\s?#'\"]{1,512})"
 )
 # Self-hosted chat webhooks (Mattermost, Rocket.Chat, ...): .../hooks/<token>.
 _HOOK_PATH = re.compile(
-    r"https?://[^\s/]+/(?:[^\s?#]*/)?(?:web-?hooks?|hooks)/(?P<value>[^\s/?#'\"]{16,})",
+    r"https?://[^\s/]{1,253}/(?:[^\s?#]{0,512}/)?(?:web-?hooks?|hooks)/"
+    r"(?P<value>[^\s/?#'\"]{16,512})",
     re.IGNORECASE,
 )
 
 
 def _userinfo(text: str) -> Iterator[Span]:
-    for m in _USERINFO.finditer(text):
+    """URL user info: found from each "://" with str.find, so that no text, however long
+    or hostile, makes a pattern scan it once per position."""
+    pos = text.find("://")
+    while pos != -1:
+        start = pos + 3
+        at = text.find("@", start, start + _USERINFO_REACH)
+        if at != -1:
+            yield from _userinfo_at(text, start, at)
+        pos = text.find("://", start)
+
+
+def _userinfo_at(text: str, start: int, at: int) -> Iterator[Span]:
+    m = _AFTER_SCHEME.match(text, start)
+    if m is not None:
         user, password = m.group("user"), m.group("password")
         if password is not None:
-            if _PORT_THEN_PATH.fullmatch(password) and user:
-                continue  # host:port/path@x
-            if password and not is_reference(password):
-                yield Span(m.start("user"), m.end() - 1, "a password inside a URL")
-            elif user and looks_like_credential(user):
-                yield Span(m.start("user"), m.end() - 1, "a token inside a URL")
+            if not (_PORT_THEN_PATH.fullmatch(password) and user):  # host:port/path@x
+                if password and not is_reference(password):
+                    yield Span(start, m.end() - 1, "a password inside a URL")
+                    return
+                if user and looks_like_credential(user):
+                    yield Span(start, m.end() - 1, "a token inside a URL")
+                    return
         elif user and user != "git" and looks_like_credential(user):
-            yield Span(m.start("user"), m.end("user"), "a token inside a URL")
-    for m in _PATH_USERINFO.finditer(text):
-        if not is_reference(m.group("password")):
-            yield Span(m.start("user"), m.end() - 1, "a password inside a URL")
+            yield Span(start, m.end("user"), "a token inside a URL")
+            return
+    # Credentials a storage library moved into a URL's path (http://host/user:pw@b/k).
+    slash = text.rfind("/", start, at)
+    if slash == -1:
+        return
+    segment = text[slash + 1 : at]
+    user, colon, password = segment.partition(":")
+    clear = colon and user and password and not is_reference(password)
+    if clear and not any(c.isspace() for c in segment):
+        yield Span(slash + 1, at, "a password inside a URL")
 
 
 def _named(text: str) -> Iterator[Span]:
@@ -289,11 +310,12 @@ def find(text: str) -> list[Span]:
             for m in _WEBHOOK.finditer(text)
             if not is_reference(m.group("value"))
         )
-        spans.extend(
-            Span(m.start("value"), m.end("value"), "a webhook URL")
-            for m in _HOOK_PATH.finditer(text)
-            if looks_like_credential(m.group("value"))
-        )
+        if "hooks/" in text or "HOOKS/" in text or "Hooks/" in text:
+            spans.extend(
+                Span(m.start("value"), m.end("value"), "a webhook URL")
+                for m in _HOOK_PATH.finditer(text)
+                if looks_like_credential(m.group("value"))
+            )
     spans.extend(_named(text))
     merged: list[Span] = []
     for span in sorted(spans, key=lambda s: (s.start, -s.end)):
@@ -390,6 +412,8 @@ def _argv_secrets(words: Sequence[str]) -> Iterator[tuple[int, Secret, str]]:
 
 
 def _split(text: str) -> list[str]:
+    if len(text) > 8192:  # shlex is slow on huge words: whitespace is close enough there
+        return text.split()
     try:
         return shlex.split(text)
     except ValueError:

@@ -685,3 +685,32 @@ def test_redaction_is_idempotent_and_leaves_nothing_scan_would_find() -> None:
         assert _leaks(json.dumps(clean)) == []
 
     check()
+
+
+HOSTILE_TEXTS = {
+    "letters": "a" * 1_000_000 + " http://x",
+    "schemes": "x://" * 250_000 + "@",
+    "https": "https://" * 125_000 + "@",
+    "user-info": "a://b:c@" * 120_000,
+    "path-user-info": "a://h/u:p@" * 100_000,
+    "key-blocks": "-----BEGIN RSA PRIVATE KEY-----" * 30_000,
+    "yaml-keys": "key: " * 200_000,
+    "flags": "--api-key x " * 80_000,
+    "bearers": "bearer " * 150_000,
+    "versions": "1." * 250_000 + "!",
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(HOSTILE_TEXTS))
+def test_the_rules_stay_linear_on_hostile_text(name: str) -> None:
+    """A note or record from someone else is scanned on push: 1 MB of any shape must not
+    make a pattern rescan it per position (one such shape took 78 s for 200 KB)."""
+    import time
+
+    text = HOSTILE_TEXTS[name]
+    started = time.monotonic()
+    secrets.find(text)
+    secrets.classify("password", text)
+    secrets.redact({"a": [text, "--api-key", text]}, bytes(32))
+    assert time.monotonic() - started < 30
