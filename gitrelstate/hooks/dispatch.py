@@ -24,7 +24,7 @@ IN_HOOK = "RELSTATE_IN_HOOK"
 
 
 def _err(line: str) -> None:
-    print(line, file=sys.stderr)
+    ui.stderr(line)
 
 
 def hook(cwd: Path, name: str, args: Sequence[str]) -> int:

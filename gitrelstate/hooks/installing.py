@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 from gitrelstate import ui
 from gitrelstate.errors import RelstateError
 from gitrelstate.hooks import shims
@@ -58,7 +56,7 @@ def install_for_init(repo: Repo) -> None:
     except RelstateError as exc:
         ui.warn(f"git hooks not installed: {exc.message}")
         if exc.hint:
-            print(f"hint: {exc.hint}", file=sys.stderr)
+            ui.stderr(f"hint: {exc.hint}")
         return
     where = hooks_dir.shown(repo.root)
     if report.done and all(line.endswith(": installed") for line in report.done):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import shlex
-import sys
 
 from gitrelstate import git, ui
 from gitrelstate.errors import RelstateError
@@ -36,7 +35,7 @@ def changed_pointers(repo: Repo, previous: str, new: str) -> list[str]:
 
 
 def _hint(text: str) -> None:
-    print(f"hint: {text}", file=sys.stderr)
+    ui.stderr(f"hint: {text}")
 
 
 def _plans(repo: Repo, tracked: list[Tracked]) -> list[Plan]:

@@ -44,27 +44,11 @@ def verify(repo: Repo, *, remote_name: str | None, all_refs: bool, jobs: int | N
 
 
 def _verify_releases(repo: Repo, all_refs: bool) -> tuple[list[str], int]:
-    """Each release file's content still matches its ``state_id`` (releases are immutable)."""
-    from gitrelstate import git
+    """Each release file checked as every command checks it: content against its
+    ``state_id``, name, tag and signature (releases are immutable)."""
     from gitrelstate.releases import registry
-    from gitrelstate.state.release import RELEASES_DIR
 
-    texts: dict[str, str] = {}
-    folder = repo.abspath(RELEASES_DIR)
-    if folder.is_dir():
-        for path in sorted(folder.glob("*.yaml")):
-            texts[f"{RELEASES_DIR}/{path.name}"] = path.read_text("utf-8", "replace")
-    if all_refs and git.has_commits(repo.root):
-        blobs = git.blobs_matching(repo.root, ["--all"], ".yaml")
-        wanted = {sha: p for sha, p in blobs.items() if p.startswith(RELEASES_DIR + "/")}
-        for sha, raw in git.read_blobs(repo.root, list(wanted)).items():
-            texts.setdefault(f"{wanted[sha]} (blob {sha[:12]})", raw.decode("utf-8", "replace"))
-    problems = [
-        problem
-        for source, text in texts.items()
-        if (problem := registry.state_id_problem(text, source)) is not None
-    ]
-    return problems, len(texts)
+    return registry.verify_problems(repo, all_refs=all_refs)
 
 
 def _names(repo: Repo, recorded: list[history.Recorded]) -> dict[str, str]:

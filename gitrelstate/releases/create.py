@@ -98,12 +98,16 @@ def create(repo: Repo, here: Path, request: ReleaseRequest) -> Release:
     doc["state_id"] = compute_state_id(readback)
     text = yamlio.dumps(doc)
     release = parse(text, release_path(name))
+    # Where the file goes, refused before anything is made if a committed symlink on its
+    # way (.relstate, .relstate/releases) would send it out of the work tree.
+    path = repo.resolve_inside(
+        release_path(name), f"release {name}", allow_state=True, follow_symlinks=False
+    )
     if request.tag or request.sign:
         if leftover_tag:
             git.run(repo.root, ["tag", "-d", tag_name(name)], check=False)
         faults.checkpoint("releases.tag")
         _make_tag(repo, release, sign=request.sign)
-    path = repo.abspath(release_path(name))
     path.parent.mkdir(parents=True, exist_ok=True)
     fsutil.remove_stale_tmps(path.parent)  # a killed release's temp file: never commit it
     with fsutil.storage_errors():

@@ -33,6 +33,7 @@ class MissingObject:
     path: str
     hash: str
     what: str = "object"  # or "listing" (a folder's manifest)
+    nfiles: int | None = None  # a listing's file count: what bounds reading it
 
     def to_dict(self) -> dict[str, str]:
         return {"path": self.path, "hash": self.hash, "what": self.what}
@@ -56,7 +57,7 @@ def missing_objects(repo: Repo, artifacts: Sequence[Artifact]) -> list[MissingOb
         hex_ = hashing.hex_of(art.hash)
         if not repo.cache.exists(hex_):
             what = "listing" if art.nfiles is not None else "object"
-            missing.setdefault(hex_, MissingObject(art.path, art.hash, what))
+            missing.setdefault(hex_, MissingObject(art.path, art.hash, what, art.nfiles))
             continue
         if art.nfiles is None:
             continue
@@ -96,7 +97,9 @@ def expand_listings(
     """
     found: list[MissingObject] = []
     for item in missing:
-        manifest = _remote_listing(remote, item) if item.what == "listing" else None
+        manifest = (
+            _remote_listing(remote, item, repo.cache.tmp_dir) if item.what == "listing" else None
+        )
         if manifest is None:
             found.append(item)
             continue
@@ -108,15 +111,15 @@ def expand_listings(
     return found
 
 
-def _remote_listing(remote: Remote, item: MissingObject) -> Manifest | None:
-    hex_ = hashing.hex_of(item.hash)
+def _remote_listing(remote: Remote, item: MissingObject, tmp_dir: Path) -> Manifest | None:
+    """The folder listing from the remote, read within what its file count allows."""
+    from gitrelstate.remotes.listings import read_listing
+
     try:
-        with remote.backend.open(hex_) as f:
-            raw = f.read()
-        if hashing.hash_bytes(raw) != hex_:
-            return None
-        return Manifest.from_bytes(raw, item.path)
-    except Exception:  # not there, unreachable or unreadable: the listing stays missing
+        return read_listing(remote, hashing.hex_of(item.hash), item.nfiles, item.path, tmp_dir)[1]
+    except (MemoryError, RecursionError):
+        raise  # never "unavailable": reads are bounded, so this is a bug to see
+    except Exception:  # not there, unreachable or damaged: the listing stays missing
         return None
 
 

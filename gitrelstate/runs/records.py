@@ -10,7 +10,6 @@ from gitrelstate import fsutil, git
 from gitrelstate.errors import RelstateError
 from gitrelstate.guard import limits
 from gitrelstate.repo import RUNS_DIR, Repo
-from gitrelstate.state import model
 from gitrelstate.state.record import RunRecord, check_run_name
 from gitrelstate.store import parsed
 
@@ -20,12 +19,10 @@ def record_path(repo: Repo, name: str) -> Path:
 
 
 def parse(repo: Repo, raw: bytes, source: str) -> RunRecord:
-    """A run record from its file's bytes: bounded, strict, its code section checked
-    (its commit is passed to git), parsed once per content (:mod:`gitrelstate.store.parsed`)."""
+    """A run record from its file's bytes: bounded, strict (its code section too: its
+    commit is passed to git), parsed once per content (:mod:`gitrelstate.store.parsed`)."""
     doc = parsed.loads(parsed.folder_of(repo.private_dir), raw, source, cap=limits.RECORD)
-    record = RunRecord.from_dict(doc, source)
-    model.check_code(record.code, source)
-    return record
+    return RunRecord.from_dict(doc, source)
 
 
 def load_record(repo: Repo, name: str) -> RunRecord:

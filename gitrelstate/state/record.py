@@ -139,7 +139,7 @@ class RunRecord:
             name=name,
             command=tuple(command),
             wdir=wdir,
-            code=model.optional(doc, "code", dict, source) or {},
+            code=model.check_code(doc.get("code"), source),
             deps=deps,
             outs=outs,
             params=_values_by_file(doc, "params", source),

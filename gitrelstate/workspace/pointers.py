@@ -8,6 +8,7 @@ from pathlib import Path
 
 from gitrelstate import faults, fsutil, hashing
 from gitrelstate.errors import RelstateError, UnsafePathError
+from gitrelstate.guard import limits
 from gitrelstate.repo import Repo
 from gitrelstate.state import yamlio
 from gitrelstate.state.manifest import Manifest
@@ -32,15 +33,15 @@ def pointer_rel_for(data_rel: str) -> str:
 
 
 def _read_pointer(path: Path, label: str) -> object:
-    try:
-        raw = path.read_bytes()
-        if len(raw) < 4096:
+    raw = limits.read_capped(path, limits.POINTER, label)
+    if len(raw) < 4096:
+        try:
             fast = parse_canonical(raw.decode("utf-8"))
-            if fast is not None:
-                return fast
-    except (OSError, UnicodeDecodeError):
-        pass  # the full reader reports these properly
-    return yamlio.read(path, label)
+        except UnicodeDecodeError:
+            fast = None  # the full reader reports it properly
+        if fast is not None:
+            return fast
+    return yamlio.loads(raw, label, cap=limits.POINTER)
 
 
 def load(repo: Repo, pointer_rel: str) -> Tracked:

@@ -162,8 +162,8 @@ def build(base: Path, payloads: Sequence[str]) -> HostileWorld:
     _run(repo, "track", "data")
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "pipeline")
-    train = ("run", "-n", "train", "-d", "data", "-d", "make.py", "-p", "params.json")
-    train += ("-m", "metrics.json", "--", sys.executable, "make.py")
+    train = ["run", "-n", "train", "-d", "data", "-d", "make.py", "-p", "params.json"]
+    train += ["-m", "metrics.json", "--", sys.executable, "make.py"]
     _run(repo, *train)
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "train")

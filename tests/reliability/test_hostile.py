@@ -621,7 +621,7 @@ def test_huge_state_file_is_refused(sandbox: Sandbox, run: Runner) -> None:
 
     _attack(sandbox, run, "pointer", write)
     box_result = run(sandbox.repo, "status", expect=1)
-    assert "larger than 64 MiB" in box_result.err
+    assert "more than a data pointer may hold (64.0 KiB)" in box_result.err
 
 
 # -- symlinks, names and case in the work tree ----------------------------------------------------

@@ -60,8 +60,8 @@ def terminal(cwd: Path, *args: str, tty: bool = False) -> tuple[int, str, str]:
     translation); ``tty``: stdout is a pseudo-terminal, as for a user at a prompt."""
     command = [sys.executable, "-m", "gitrelstate", *args]
     if not tty:
-        proc = subprocess.run(command, cwd=cwd, capture_output=True, timeout=300)
-        return proc.returncode, proc.stdout.decode(), proc.stderr.decode()
+        done = subprocess.run(command, cwd=cwd, capture_output=True, timeout=300)
+        return done.returncode, done.stdout.decode(), done.stderr.decode()
     leader, follower = pty.openpty()
     mode = termios.tcgetattr(follower)
     mode[1] &= ~termios.OPOST  # keep '\n' as sent (no CR added by the terminal)
@@ -319,11 +319,6 @@ def test_pre_commit_findings_escape_key_names(small: Path) -> None:
     assert not forbidden(err), forbidden(err)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="hooks/dispatch.py _err prints pre-commit findings with a bare print(); it must "
-    "print through ui.stderr (or guard.text.term) - owned by the hooks engineer",
-)
 def test_pre_commit_findings_escape_data_names(small: Path) -> None:
     # Tracked names may hold bidi controls (only C0/C1 are refused); a finding quotes one.
     clean(small, "install")
