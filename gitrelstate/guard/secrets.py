@@ -488,13 +488,26 @@ def _visit(doc: Any, key: bytes | None, found: list[Finding] | None, path: str =
                 continue
             if i in masks and found is not None:
                 found.append(Finding(where, masks[i][0][0].what))
+            redacted = _text(value, where, found)  # secret parts first, then whole words
             for _, text in masks.get(i, ()):
-                value = MASK if text == value else value.replace(text, MASK)
-            items.append(_text(value, where, found))
+                if text == value:
+                    redacted = MASK
+                    break
+                # The word as it was, or as its own secret parts were masked just now.
+                for word in {text, redact_text(text)}:
+                    redacted = _mask_word(redacted, word)
+            items.append(redacted)
         return items
     if isinstance(doc, str):
         return _text(doc, path, found)
     return doc
+
+
+def _mask_word(snippet: str, word: str) -> str:
+    """``snippet`` with ``word`` masked where it stands as a word of its own (not inside
+    another word: '--api-key password' must not touch '?password=')."""
+    pattern = r"(?<![^\s'\"=])" + re.escape(word) + r"(?![^\s'\"])"
+    return re.sub(pattern, MASK, snippet)
 
 
 def _text(value: str, where: str, found: list[Finding] | None) -> str:
