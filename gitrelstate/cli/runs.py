@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
+from gitrelstate.cli import options
 from gitrelstate.cli.app import cli, cwd, in_repo
+
+if TYPE_CHECKING:
+    from gitrelstate.runs.tolerance import Tolerance
 
 
 @cli.command("run")
@@ -15,6 +21,12 @@ from gitrelstate.cli.app import cli, cwd, in_repo
 @click.option("-p", "--params", multiple=True, metavar="FILE[:KEY,...]", help="Params by value.")
 @click.option("-e", "--env", "variables", multiple=True, metavar="VAR", help="Also capture VAR.")
 @click.option("--wdir", metavar="DIR", help="Working folder of the command.")
+@click.option(
+    "--tolerance",
+    metavar="REL[,ABS]",
+    callback=options.tolerance,
+    help="Let reproduce compare JSON/YAML/CSV outputs within this (recorded).",
+)
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def run_command(
     name: str | None,
@@ -24,6 +36,7 @@ def run_command(
     params: tuple[str, ...],
     variables: tuple[str, ...],
     wdir: str | None,
+    tolerance: Tolerance | None,
     args: tuple[str, ...],
 ) -> int:
     """Run CMD (after --) and record what ran; 'run NAME' re-runs a recorded stage."""
@@ -32,7 +45,7 @@ def run_command(
     if name is None:
         if len(args) != 1 or deps or outs or metrics or params or variables or wdir:
             raise click.UsageError("give -n NAME and the command after '--', or just a stage name")
-        return in_repo(lambda repo: runmod.rerun(repo, args[0]))
+        return in_repo(lambda repo: runmod.rerun(repo, args[0], tolerance=tolerance))
     return in_repo(
         lambda repo: runmod.run_stage(
             repo,
@@ -45,6 +58,7 @@ def run_command(
             params=params,
             variables=variables,
             wdir=wdir,
+            tolerance=tolerance,
         )
     )
 
@@ -58,7 +72,7 @@ def env() -> None:
 @click.argument("ref", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def env_show(ref: str | None, as_json: bool) -> int:
-    """Print the environment recorded by a run (name) or at a git revision."""
+    """Print the environment recorded by a release, an alias, a run or at a git revision."""
     from gitrelstate.commands.env import env_show as run
 
     return in_repo(lambda repo: run(repo, ref, as_json=as_json))
@@ -68,7 +82,10 @@ def env_show(ref: str | None, as_json: bool) -> int:
 @click.argument("ref", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def env_check(ref: str | None, as_json: bool) -> int:
-    """Compare the live environment with a recorded one (exit 0 same, 1 differs, 2 trouble)."""
+    """Compare the live environment with a recorded one (release, alias, run, revision).
+
+    Exit 0 same, 1 differs, 2 trouble.
+    """
     from gitrelstate.commands.env import env_check as run
 
     return in_repo(lambda repo: run(repo, ref, as_json=as_json), comparing=True)
@@ -78,7 +95,11 @@ def env_check(ref: str | None, as_json: bool) -> int:
 @click.argument("target", metavar="PATH|HASH")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def trace(target: str, as_json: bool) -> int:
-    """Which run or release produced this output (searches all of history)."""
+    """Which run or release produced this output (searches all of history).
+
+    PATH may be a file inside an output folder; HASH may be any unique prefix of 8 or
+    more hex digits, with or without 'blake3:'.
+    """
     from gitrelstate.commands.trace import trace as run
 
     return in_repo(lambda repo: run(repo, cwd(), target, as_json=as_json))

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
+from gitrelstate.cli import options
 from gitrelstate.cli.app import cli, cwd, in_repo
+
+if TYPE_CHECKING:
+    from gitrelstate.runs.tolerance import Tolerance
 
 
 @cli.command()
@@ -47,6 +52,29 @@ def release(
 
 
 @cli.command()
+@click.argument("release", required=False)
+@click.argument("alias", required=False)
+@click.option("--history", is_flag=True, help="The moves of ALIAS (or of every alias) from Git.")
+@click.option("--json", "as_json", is_flag=True, help="--history as JSON.")
+def promote(release: str | None, alias: str | None, history: bool, as_json: bool) -> int:
+    """Point ALIAS (e.g. production) at RELEASE, in the committed .relstate/aliases.yaml.
+
+    \b
+    git relstate promote v2 production     # then commit it: the PR shows the move
+    git relstate promote --history production
+    """
+    from gitrelstate.commands import promote as run
+
+    if history:
+        if alias is not None:
+            raise click.UsageError("--history takes at most one ALIAS")
+        return in_repo(lambda repo: run.history(repo, release, as_json=as_json))
+    if release is None or alias is None or as_json:
+        raise click.UsageError("give RELEASE and ALIAS (or --history [ALIAS])")
+    return in_repo(lambda repo: run.promote(repo, release, alias))
+
+
+@cli.command()
 @click.argument("refs", nargs=-1, metavar="[A [B]]")
 @click.option("--json", "as_json", is_flag=True, help="The full comparison as JSON.")
 @click.option("--md", "markdown", is_flag=True, help="GitHub Markdown (for a PR comment).")
@@ -67,7 +95,7 @@ def diff(
     exit_code: bool,
     stat: bool,
 ) -> int:
-    """Compare two states layer by layer (A/B: release, run, git revision; B default: work tree).
+    """Compare two states layer by layer (A/B: release, alias, run, git revision; B: work tree).
 
     With no argument, compares HEAD's state with the work tree.
     """
@@ -110,6 +138,13 @@ def diff(
     help="Remote to fetch from (default: the default).",
 )
 @click.option("-j", "--jobs", type=click.IntRange(1, 256), help="Parallel transfers.")
+@click.option(
+    "--tolerance",
+    metavar="REL[,ABS]",
+    callback=options.tolerance,
+    help="Compare JSON/YAML/CSV outputs numerically within this (default: each stage's "
+    "recorded tolerance, else byte for byte).",
+)
 @click.option("--json", "as_json", is_flag=True, help="The reproduction report as JSON.")
 def reproduce(
     ref: str,
@@ -120,11 +155,12 @@ def reproduce(
     fetch: bool,
     remote_name: str | None,
     jobs: int | None,
+    tolerance: Tolerance | None,
     as_json: bool,
 ) -> int:
-    """Re-run a release, run or revision at its commit with its data; compare the outputs.
+    """Re-run a release, alias, run or revision at its commit with its data; compare outputs.
 
-    Exit 0 identical, 1 differs (or --strict-env stopped it), 2 failed.
+    Exit 0 identical or within-tolerance, 1 differs (or --strict-env stopped it), 2 failed.
     """
     from gitrelstate.commands.reproduce import reproduce_command as run
     from gitrelstate.reproduce.engine import Request
@@ -138,6 +174,7 @@ def reproduce(
         fetch=fetch,
         remote=remote_name,
         jobs=jobs,
+        tolerance=tolerance,
     )
     return in_repo(lambda repo: run(repo, request, as_json=as_json), comparing=True)
 
@@ -145,7 +182,7 @@ def reproduce(
 @cli.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def list_command(as_json: bool) -> int:
-    """List releases and recorded runs (newest first)."""
+    """List releases, aliases and recorded runs (newest first)."""
     from gitrelstate.commands.show import list_states as run
 
     return in_repo(lambda repo: run(repo, as_json=as_json))
@@ -155,7 +192,7 @@ def list_command(as_json: bool) -> int:
 @click.argument("ref")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (the audit export).")
 def show(ref: str, as_json: bool) -> int:
-    """Show one state in full: a release, a run, or the latest run at a git revision."""
+    """Show one state in full: a release, an alias, a run, or the latest run at a revision."""
     from gitrelstate.commands.show import show_state as run
 
     return in_repo(lambda repo: run(repo, ref, as_json=as_json))

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from gitrelstate import hashing, ui
 from gitrelstate.diff import states
+from gitrelstate.diff.aliasdiff import alias_changes
 from gitrelstate.diff.document import LAYERS
 from gitrelstate.diff.layers import diff_states
 from gitrelstate.errors import ComparisonTrouble, IntegrityError, RelstateError, StateFileError
@@ -118,10 +120,13 @@ def diff(
             raise RelstateError("diff compares two states: give at most A and B")
         ref_a = refs[0] if refs else "HEAD"
         ref_b = refs[1] if len(refs) > 1 else None
-        a = states.resolve(repo, ref_a)
-        b = states.resolve(repo, ref_b)
+        a, b = states.resolve_pair(repo, ref_a, ref_b)
         chosen = tuple(layers) or LAYERS
-        result = diff_states(a, b, chosen, Listings(repo, _declared_nfiles(a, b)))
+        listings = Listings(repo, _declared_nfiles(a, b))
+        result = diff_states(a, b, chosen, listings)
+        moved = alias_changes(a, b, chosen, listings)
+        if moved is not None:
+            result = replace(result, aliases=moved)
     except RelstateError as exc:
         raise ComparisonTrouble(exc.message, exc.hint) from None
     if as_json:

@@ -1,10 +1,11 @@
 """``git relstate env show|check``: the recorded environment, and the live one against it.
 
 An environment is recorded by every run (in its record) and, with the hooks
-installed, for every commit (a git note, ``gitrelstate.envnotes``). A run name
-gives the run's; a git revision gives the commit's note, else the latest run
-recorded at that commit; no argument gives the latest run in the work tree,
-else HEAD's note.
+installed, for every commit (a git note, ``gitrelstate.envnotes``). A reference is
+read as every command reads one (:mod:`gitrelstate.refs`): a release (or an alias)
+gives the release's environment; a run name the run's; a git revision the commit's
+note, else the latest run recorded at that commit; no argument gives the latest run
+in the work tree, else HEAD's note.
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from gitrelstate import ui
+from gitrelstate import refs, ui
 from gitrelstate.environment import envnotes
 from gitrelstate.errors import ComparisonTrouble, RelstateError
-from gitrelstate.repo import RUNS_DIR, Repo
+from gitrelstate.repo import Repo
 from gitrelstate.runs import executor, records
 from gitrelstate.state import yamlio
 from gitrelstate.state.record import RunRecord
@@ -34,8 +35,6 @@ class Recorded:
 
 def find_environment(repo: Repo, ref: str | None) -> Recorded:
     """The environment ``ref`` names (see the module's docstring)."""
-    if ref is not None and (repo.root / RUNS_DIR / f"{ref}.yaml").exists():
-        return _from_run(records.find_run(repo, ref))
     if ref is None:
         try:
             return _from_run(records.find_run(repo, None))
@@ -46,20 +45,25 @@ def find_environment(repo: Repo, ref: str | None) -> Recorded:
         if note is None:
             raise no_run
         return note
-    commit = envnotes.resolve_commit(repo, ref)
-    if commit is None:
-        return _from_run(records.find_run(repo, ref))  # says what ref is not
+    found = refs.resolve(repo, ref, work_tree=False)
+    if found.release is not None:
+        release = found.release
+        newest = max(release.runs, key=lambda r: r.finished, default=None)
+        return Recorded(found.label, release.created, dict(release.environment), newest)
+    if found.run is not None:
+        return _from_run(records.Found(found.label, found.run))
+    commit = found.commit or ""
     note = _from_note(repo, ref, commit)
     if note is not None:
         return note
-    try:
-        return _from_run(records.find_run(repo, ref))
-    except RelstateError:
-        raise RelstateError(
-            f"no environment is recorded for {ref} ({commit[:12]})",
-            hint="commits made with gitrelstate's hooks installed carry one "
-            "('git relstate install'); so do runs ('git relstate list')",
-        ) from None
+    latest = max(records.records_at(repo, commit), key=lambda r: r.finished, default=None)
+    if latest is not None:
+        return _from_run(records.Found(f"run '{latest.name}' at {ref}", latest))
+    raise RelstateError(
+        f"no environment is recorded for {ref} ({commit[:12]})",
+        hint="commits made with gitrelstate's hooks installed carry one "
+        "('git relstate install'); so do runs and releases ('git relstate list')",
+    )
 
 
 def _from_run(found: records.Found) -> Recorded:

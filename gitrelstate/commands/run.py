@@ -13,6 +13,7 @@ from gitrelstate.guard import executables
 from gitrelstate.repo import RUNS_DIR, Repo
 from gitrelstate.runs import executor, graph, provenance, spec
 from gitrelstate.runs.records import all_records, load_record
+from gitrelstate.runs.tolerance import Tolerance, of_record, record_tolerance
 from gitrelstate.state.record import check_run_name
 
 
@@ -28,6 +29,7 @@ def run_stage(
     params: Sequence[str],
     variables: Sequence[str],
     wdir: str | None,
+    tolerance: Tolerance | None = None,
 ) -> int:
     check_run_name(name)
     if not command:
@@ -48,12 +50,14 @@ def run_stage(
         variables=variables,
         wdir=wdir,
     )
-    return _execute(repo, stage)
+    return _execute(repo, stage, tolerance)
 
 
-def rerun(repo: Repo, name: str) -> int:
-    """``git relstate run NAME``: run a recorded stage again with its recorded settings."""
+def rerun(repo: Repo, name: str, *, tolerance: Tolerance | None = None) -> int:
+    """``git relstate run NAME``: run a recorded stage again with its recorded settings
+    (its tolerance too, unless ``tolerance`` replaces it)."""
     record = load_record(repo, name)
+    tolerance = tolerance or of_record(record)
     # Before anything of it runs (the environment probe included): whose command is this?
     for found in provenance.provenance(repo.root, [record], [f"{RUNS_DIR}/{name}.yaml"]):
         if found.foreign:
@@ -67,10 +71,10 @@ def rerun(repo: Repo, name: str) -> int:
                 f"upstream stage '{upstream.name}' is stale ({'; '.join(reasons[:3])}); "
                 f"run 'git relstate run {upstream.name}' first to refresh its outputs"
             )
-    return _execute(repo, spec.spec_from_record(record))
+    return _execute(repo, spec.spec_from_record(record), tolerance)
 
 
-def _execute(repo: Repo, stage: spec.StageSpec) -> int:
+def _execute(repo: Repo, stage: spec.StageSpec, tolerance: Tolerance | None = None) -> int:
     execution = executor.Execution(repo, stage)
     with repo.locked():
         execution.begin()
@@ -91,6 +95,8 @@ def _execute(repo: Repo, stage: spec.StageSpec) -> int:
         ) from None
     with repo.locked():
         record = execution.finish(status)
+        if tolerance is not None:  # reproduce compares this stage's outputs within it
+            record_tolerance(repo, stage.name, tolerance)
     dirty = (
         " (uncommitted changes: the diff digest is recorded)" if record.code.get("dirty") else ""
     )

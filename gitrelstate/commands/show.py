@@ -1,15 +1,18 @@
-"""``git relstate list`` and ``show``: the recorded states and one of them in full."""
+"""``git relstate list`` and ``show``: the recorded states (releases, aliases, runs) and
+one of them in full."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from gitrelstate import ui
-from gitrelstate.releases import registry
+from gitrelstate import refs, ui
+from gitrelstate.errors import RelstateError
+from gitrelstate.releases import aliases, registry
 from gitrelstate.repo import RUNS_DIR, Repo
-from gitrelstate.runs.records import all_records, find_run
+from gitrelstate.runs.records import all_records, records_at
 from gitrelstate.state import yamlio
+from gitrelstate.state.aliases import ALIASES_FILE
 from gitrelstate.state.release import release_path
 
 
@@ -43,10 +46,15 @@ def list_states(repo: Repo, *, as_json: bool) -> int:
         }
         for r in records
     ]
+    alias_rows = _alias_rows(repo)
     if as_json:
-        ui.result(json.dumps({"releases": release_rows, "runs": run_rows}, indent=2))
+        ui.result(
+            json.dumps(
+                {"releases": release_rows, "aliases": alias_rows, "runs": run_rows}, indent=2
+            )
+        )
         return 0
-    if not release_rows and not run_rows:
+    if not release_rows and not run_rows and not alias_rows:
         ui.result("Nothing recorded yet (git relstate run -n NAME -- CMD..., then release NAME).")
         return 0
     for row in release_rows:
@@ -57,6 +65,12 @@ def list_states(repo: Repo, *, as_json: bool) -> int:
             f"release {row['name']:<18} {row['created']}  {commit:<18} "
             f"{row['state_id'][7:19]}  {shown}"
         )
+    for row in alias_rows:
+        problem = f"  ({row['problem']})" if row["problem"] else ""
+        ui.result(
+            f"alias   {row['name']:<18} -> release {row['release']}  "
+            f"promoted {row['promoted'] or '-'}{problem}"
+        )
     for r in records:
         commit = str(r.code.get("commit") or "-")[:12] + ("+dirty" if r.code.get("dirty") else "")
         outs = [o.path for o in r.outs]
@@ -65,18 +79,51 @@ def list_states(repo: Repo, *, as_json: bool) -> int:
     return 0
 
 
+def _alias_rows(repo: Repo) -> list[dict[str, Any]]:
+    """Every alias of the work tree, and why it cannot be followed (None when it can)."""
+    rows = []
+    for alias in aliases.read(repo).aliases.values():
+        try:
+            aliases.release_for(repo, f"alias:{alias.name}")
+            problem = None
+        except RelstateError as exc:
+            problem = exc.message
+        rows.append(
+            {
+                "name": alias.name,
+                "release": alias.release,
+                "state_id": alias.state_id,
+                "promoted": alias.promoted or None,
+                "file": ALIASES_FILE,
+                "problem": problem,
+            }
+        )
+    return rows
+
+
 def show_state(repo: Repo, ref: str, *, as_json: bool) -> int:
-    kind, _, name = ref.partition(":")
-    if kind == "release" and name:
-        ref = name
-    if (kind == "release" and name) or (kind != "run" and registry.exists(repo, ref)):
-        release = registry.load(repo, ref)
-        document = release.to_dict()
-        label = f"release '{release.name}'"
+    """A release (also through an alias), a run, or the latest run at a git revision."""
+    found = refs.resolve(repo, ref, work_tree=False)
+    if found.release is not None:
+        document = found.release.to_dict()
+        label = f"release '{found.release.name}'" + (
+            f" (alias '{found.alias}')" if found.alias else ""
+        )
+    elif found.run is not None:
+        document = found.run.to_dict()
+        label = f"run '{found.run.name}'"
     else:
-        found = find_run(repo, name if kind == "run" and name else ref)
-        document = found.record.to_dict()
-        label = found.label
+        latest = max(
+            records_at(repo, found.commit or "HEAD"), key=lambda r: r.finished, default=None
+        )
+        if latest is None:
+            raise RelstateError(
+                f"no run is recorded at {found.label}",
+                hint="show takes a release, an alias, a run, or a revision whose commit "
+                "holds run records ('git relstate list')",
+            )
+        document = latest.to_dict()
+        label = f"run '{latest.name}' at {found.label}"
     if as_json:
         ui.result(json.dumps(document, indent=2, default=str))
     else:

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from gitrelstate.diff.aliasdoc import AliasChanges
 from gitrelstate.diff.datalayer import DataLayer
 from gitrelstate.diff.jsondoc import JSONDoc, JSONValue, as_list, as_map
 from gitrelstate.environment.envdiff import EntryChanges, EnvDiff, FieldChange
@@ -34,6 +35,7 @@ class Side:
     state_id: str | None = None
     created: str | None = None
     finished: str | None = None
+    alias: str | None = None  # the alias a release was named by
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -42,6 +44,8 @@ class Side:
             "name": self.name,
             "commit": self.commit,
         }
+        if self.alias is not None:
+            out["alias"] = self.alias
         if self.state_id is not None:
             out["state_id"] = self.state_id
             out["created"] = self.created
@@ -59,6 +63,7 @@ class Side:
             state_id=doc.get("state_id"),
             created=doc.get("created"),
             finished=doc.get("finished"),
+            alias=doc.get("alias"),
         )
 
 
@@ -405,10 +410,13 @@ class StateDiff:
     a: Side
     b: Side
     layers: Mapping[str, Layer] = field(default_factory=dict)
+    # Alias moves, when both sides hold aliases (commits, the work tree): diff/aliasdoc.py.
+    aliases: AliasChanges | None = None
 
     @property
     def changed(self) -> bool:
-        return any(layer.changed for layer in self.layers.values())
+        moved = self.aliases is not None and self.aliases.changed
+        return moved or any(layer.changed for layer in self.layers.values())
 
     def __bool__(self) -> bool:
         return self.changed
@@ -423,6 +431,7 @@ class StateDiff:
             "b": self.b.to_dict(),
             "changed": self.changed,
             "layers": {name: layer.to_dict() for name, layer in self.layers.items()},
+            **({"aliases": self.aliases.to_dict()} if self.aliases is not None else {}),
         }
 
     @classmethod
@@ -432,6 +441,9 @@ class StateDiff:
             Side.from_dict(as_map(doc, "a")),
             Side.from_dict(as_map(doc, "b")),
             {name: _FROM_DICT[name](layers[name]) for name in LAYERS if name in layers},
+            AliasChanges.from_dict(doc["aliases"])
+            if isinstance(doc.get("aliases"), Mapping)
+            else None,
         )
 
 

@@ -11,6 +11,7 @@ mention, a heading or HTML, nor leave its table row. The only markup is ours.
 
 from __future__ import annotations
 
+from gitrelstate.diff.aliasrender import alias_section
 from gitrelstate.diff.datalayer import DataLayer
 from gitrelstate.diff.document import EnvironmentLayer, StateDiff
 from gitrelstate.diff.rows import rows, summary
@@ -54,20 +55,20 @@ def _cut(lines: list[str], limit: int) -> list[str]:
     """The first whole lines that fit in ``limit`` with the note that says so; an open
     ``<details>`` is closed (every line is a whole table row or element)."""
     budget = limit - len(CUT_NOTE) - len("\n\n</details>\n\n\n")
+    budget -= len("\n\n</details>") * 2  # an alias's section nests the layers' sections
     kept: list[str] = []
     size = 0
-    open_details = False
+    open_details = 0
     for line in lines:
         size += len(line) + 1
         if size > budget:
             break
         kept.append(line)
         if line.startswith("<details>"):
-            open_details = True
+            open_details += 1
         elif line == "</details>":
-            open_details = False
-    if open_details:
-        kept += ["", "</details>"]
+            open_details -= 1
+    kept += ["", "</details>"] * max(open_details, 0)
     return [*kept, "", CUT_NOTE]
 
 
@@ -76,10 +77,24 @@ def _markdown(diff: StateDiff, per_section: int) -> list[str]:
         MARKER,
         f"### gitrelstate: {_value(diff.a.label)} → {_value(diff.b.label)}",
         "",
-        "**No changes in any layer.**" if not diff.changed else "",
-        "| layer | changed | summary |",
-        "| --- | --- | --- |",
+        "" if any(layer.changed for layer in diff.layers.values()) else _unchanged(diff),
+        *_layers(diff, per_section),
     ]
+    if diff.aliases is not None:
+        out += alias_section(diff.aliases, per_section, _value, _layers)
+    out += _notes(diff)
+    return out
+
+
+def _unchanged(diff: StateDiff) -> str:
+    if diff.aliases is not None and diff.aliases.changed:
+        return "**No changes in any layer; aliases moved (below).**"
+    return "**No changes in any layer.**"
+
+
+def _layers(diff: StateDiff, per_section: int) -> list[str]:
+    """The summary table, then a collapsible section per changed layer."""
+    out = ["| layer | changed | summary |", "| --- | --- | --- |"]
     for name, layer in diff.layers.items():
         flag = "**yes**" if layer.changed else "no"
         out.append(f"| {_word(name)} | {flag} | {summary(layer, _value)} |")
@@ -104,6 +119,11 @@ def _markdown(diff: StateDiff, per_section: int) -> list[str]:
         out.append("")
         out.append("</details>")
         out.append("")
+    return out
+
+
+def _notes(diff: StateDiff) -> list[str]:
+    out: list[str] = []
     notes: list[str] = []
     data = diff.layers.get("data")
     if isinstance(data, DataLayer):

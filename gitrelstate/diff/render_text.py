@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import sys
 
+from gitrelstate.diff.aliasrender import alias_lines
 from gitrelstate.diff.datalayer import DataLayer
 from gitrelstate.diff.document import StateDiff
 from gitrelstate.diff.rows import plural, rows, summary
@@ -51,6 +52,9 @@ def render_text(diff: StateDiff, *, stat: bool = False, colour: bool | None = No
         if changed_layers
         else "no changes"
     )
+    if diff.aliases is not None and diff.aliases.changed:
+        head = head.replace("no changes", "no layer changed")
+        head += "; " + plural(len(diff.aliases.moves), "alias") + " moved"
     lines = [paint(head, "1")]
     for name, layer in diff.layers.items():
         text = summary(layer, _value)
@@ -65,6 +69,8 @@ def render_text(diff: StateDiff, *, stat: bool = False, colour: bool | None = No
             lines.append(paint(line, _COLOURS.get(status, "0")))
         if len(found) > TERMINAL_ROWS:
             lines.append(f"  ... and {len(found) - TERMINAL_ROWS} more (--json lists them all)")
+    if diff.aliases is not None:
+        lines += alias_lines(diff.aliases, _value, stat=stat)
     data = diff.layers.get("data")
     if isinstance(data, DataLayer):
         for note in data.incomplete:

@@ -10,19 +10,20 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from gitrelstate import git, ui, values
+from gitrelstate import git, refs, ui, values
 from gitrelstate.errors import RelstateError
 from gitrelstate.guard import limits
-from gitrelstate.releases import registry
+from gitrelstate.releases import aliases
 from gitrelstate.repo import RUNS_DIR, Repo
 from gitrelstate.runs import codestate, executor, records
 from gitrelstate.state import yamlio
+from gitrelstate.state.aliases import AliasFile
 from gitrelstate.state.manifest import Manifest
 from gitrelstate.state.pointer import SUFFIX, DataPointer, parse_canonical
 from gitrelstate.state.record import Artifact, RunRecord
 from gitrelstate.state.release import ModelRef, Release
 
-WORK_TREE = "work tree"
+WORK_TREE = refs.WORK_TREE
 
 
 @dataclass
@@ -35,13 +36,16 @@ class State:
     commit: str | None
     release: Release | None = None
     run: RunRecord | None = None
+    alias: str | None = None  # the alias a release was reached through
+    # Where the model lies when this state is no release (see resolve_pair).
+    model_path: str | None = None
     # Manifests of directories whose listing is known only in memory (work tree).
     manifests: dict[str, Manifest] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
         if self.kind == "release":
-            return f"release {self.name}"
+            return f"release {self.name}" + (f" (alias {self.alias})" if self.alias else "")
         if self.kind == "run":
             return f"run {self.name}"
         if self.kind == "commit":
@@ -50,6 +54,8 @@ class State:
 
     def describe(self) -> dict[str, Any]:
         out: dict[str, Any] = {"kind": self.kind, "name": self.name, "commit": self.commit}
+        if self.alias is not None:
+            out["alias"] = self.alias
         if self.release is not None:
             out["state_id"] = self.release.state_id
             out["created"] = self.release.created
@@ -118,7 +124,28 @@ class State:
 
     @cached_property
     def model(self) -> ModelRef | None:
-        return self.release.model if self.release is not None else None
+        """The release's model; for another state, what it holds at ``model_path``."""
+        if self.release is not None:
+            return self.release.model
+        if self.model_path is None:
+            return None
+        found = self.data.get(self.model_path)
+        if found is None:
+            outs = (o for r in self.runs.values() for o in r.outs)
+            found = next((o for o in outs if o.path == self.model_path), None)
+        if found is None:
+            return None
+        return ModelRef(found.path, found.hash, found.size, found.nfiles)
+
+    @cached_property
+    def aliases(self) -> AliasFile | None:
+        """The aliases this state holds: the work tree's or a commit's (None for a
+        release or a run, which hold none)."""
+        if self.kind == "worktree":
+            return aliases.read(self.repo)
+        if self.kind == "commit" and self.commit is not None:
+            return aliases.read_at(self.repo, self.commit) or AliasFile()
+        return None
 
     @cached_property
     def environment(self) -> tuple[dict[str, Any] | None, str]:
@@ -244,52 +271,20 @@ def _pointers_at(repo: Repo, rev: str) -> dict[str, Artifact]:
 
 
 def resolve(repo: Repo, ref: str | None) -> State:
-    """A release name, a run name, a git revision, or the work tree (None or ``.``).
-
-    ``release:NAME``, ``run:NAME`` and ``rev:REV`` force one reading when a name
-    is ambiguous; otherwise releases win over runs, and runs over revisions.
-    """
-    if ref is None or ref in (".", "worktree", "WORKTREE"):
-        return State(repo, "worktree", WORK_TREE, git.head_commit(repo.root))
-    kind, sep, rest = ref.partition(":")
-    if sep and kind in ("release", "run", "rev") and rest:
-        if kind == "release":
-            return _release_state(repo, rest)
-        if kind == "run":
-            return _run_state(repo, rest)
-        return _commit_state(repo, rest)
-    if registry.exists(repo, ref):
-        return _release_state(repo, ref)
-    if (repo.root / RUNS_DIR / f"{ref}.yaml").exists():
-        return _run_state(repo, ref)
-    commit = _rev_parse(repo, ref)
-    if commit is not None:
-        return State(repo, "commit", ref, commit)
-    raise RelstateError(
-        f"'{ref}' is not a release, a run or a git revision",
-        hint="see 'git relstate list' for releases and runs; any git revision works too",
+    """The state ``ref`` names (:func:`gitrelstate.refs.resolve`: a release, an alias, a
+    run, a git revision; None or ``.`` is the work tree)."""
+    found = refs.resolve(repo, ref)
+    return State(
+        repo, found.kind, found.name, found.commit, found.release, found.run, alias=found.alias
     )
 
 
-def _release_state(repo: Repo, name: str) -> State:
-    release = registry.load(repo, name)
-    return State(repo, "release", name, release.code.get("commit"), release=release)
-
-
-def _run_state(repo: Repo, name: str) -> State:
-    record = records.load_record(repo, name)
-    return State(repo, "run", name, record.code.get("commit"), run=record)
-
-
-def _commit_state(repo: Repo, rev: str) -> State:
-    commit = _rev_parse(repo, rev)
-    if commit is None:
-        raise RelstateError(f"'{rev}' is not a git revision")
-    return State(repo, "commit", rev, commit)
-
-
-def _rev_parse(repo: Repo, rev: str) -> str | None:
-    if rev.startswith("-"):
-        return None
-    out = git.run(repo.root, ["rev-parse", "--verify", "-q", f"{rev}^{{commit}}"], check=False)
-    return out.strip() or None
+def resolve_pair(repo: Repo, ref_a: str | None, ref_b: str | None) -> tuple[State, State]:
+    """Both sides of a comparison. A release names its model; a run, a commit or the work
+    tree compared with it has as its model what it holds at that path (so ``diff v1``
+    compares the model in the work tree, not "nothing")."""
+    a, b = resolve(repo, ref_a), resolve(repo, ref_b)
+    for this, other in ((a, b), (b, a)):
+        if this.release is None and other.release is not None and other.release.model:
+            this.model_path = other.release.model.path
+    return a, b

@@ -29,6 +29,7 @@ from gitrelstate.guard import executables
 __all__ = [
     "DEFAULT_PATTERNS",
     "LAYERS",
+    "canonical_executable",
     "capture_environment",
     "find_python",
     "is_secret_name",
@@ -75,14 +76,43 @@ def capture_environment(
         probed = _run_probe(python)
     finally:
         worker.join()
+    interpreter = dict(probed["interpreter"])
+    if isinstance(interpreter.get("executable"), str):
+        interpreter["executable"] = canonical_executable(interpreter["executable"])
     return {
-        "interpreter": probed["interpreter"],
+        "interpreter": interpreter,
         "platform": probed["platform"],
         "hardware": hardware,
         "packages": probed["packages"],
         "lockfiles": capture_lockfiles(repo_root) if repo_root is not None else {},
         "variables": capture_variables(variables, secret_key),
     }
+
+
+# The names one interpreter goes by in its folder, the preferred first: a venv's
+# ``python`` and ``python3`` are one interpreter, recorded under one name.
+_CANONICAL_NAMES = ("python3", "python", "pypy3", "pypy")
+
+
+def canonical_executable(executable: str) -> str:
+    """``executable`` under the name it is recorded by: the first of ``python3``,
+    ``python`` (``pypy3``, ``pypy``) beside it that is the same file, else as given.
+    So a command run as ``python`` and a check run as ``python3`` in the same virtual
+    environment record the same interpreter."""
+    folder, name = os.path.split(executable)
+    if not folder or not _PYTHON_NAME.fullmatch(name):
+        return executable
+    try:
+        real = os.path.realpath(executable)
+        for candidate in _CANONICAL_NAMES:
+            sibling = os.path.join(folder, candidate)
+            if sibling == executable:
+                return executable
+            if os.path.realpath(sibling) == real and os.path.isfile(sibling):
+                return sibling
+    except OSError:
+        pass
+    return executable
 
 
 def _run_probe(python: str | None) -> dict[str, Any]:

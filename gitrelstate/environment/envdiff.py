@@ -7,6 +7,7 @@ as empty rather than failing a ``diff`` of old records.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -111,11 +112,44 @@ def compare_environments(
     parts: dict[str, Any] = {}
     for layer in wanted:
         a, b = _section(old, layer), _section(new, layer)
-        if layer in _FIELD_LAYERS:
+        if layer == "interpreter":
+            parts[layer] = tuple(
+                c
+                for c in _field_changes(_flatten(a), _flatten(b))
+                if not (c.key == "executable" and same_interpreter_path(c.old, c.new))
+            )
+        elif layer in _FIELD_LAYERS:
             parts[layer] = _field_changes(_flatten(a), _flatten(b))
         else:
             parts[layer] = _entry_changes(a, b)
     return EnvDiff(**parts)
+
+
+# ``python``, ``python3``, ``python3.11`` (``pypy``...) in one folder: one interpreter
+# by several names. The version, implementation and packages say whether it changed.
+_PYTHON_NAME = re.compile(r"(python|pypy)[0-9.]*(\.exe)?", re.IGNORECASE)
+
+
+def same_interpreter_path(old: Any, new: Any) -> bool:
+    """Whether two recorded executables are one interpreter's names: the same folder,
+    each ``python``/``pypy`` with or without a version (records written before
+    executables were recorded under one name, environment.canonical_executable)."""
+    if not isinstance(old, str) or not isinstance(new, str):
+        return False
+    (dir_a, name_a), (dir_b, name_b) = _split_path(old), _split_path(new)
+    match_a, match_b = _PYTHON_NAME.fullmatch(name_a), _PYTHON_NAME.fullmatch(name_b)
+    return (
+        dir_a == dir_b
+        and match_a is not None
+        and match_b is not None
+        and match_a.group(1).lower() == match_b.group(1).lower()
+    )
+
+
+def _split_path(path: str) -> tuple[str, str]:
+    # Either separator: a record made on Windows is compared on Linux and back.
+    cut = max(path.rfind("/"), path.rfind("\\"))
+    return path[:cut], path[cut + 1 :]
 
 
 def _section(doc: Mapping[str, Any], layer: str) -> Mapping[str, Any]:

@@ -15,8 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from gitrelstate import git, hashing, ui
-from gitrelstate.diff import states
+from gitrelstate import git, hashing, refs, ui
 from gitrelstate.errors import RelstateError
 from gitrelstate.exports import common
 from gitrelstate.guard import secrets
@@ -108,23 +107,23 @@ def record_id(record: RunRecord) -> str:
 
 
 def resolve(repo: Repo, ref: str) -> ExportState:
-    """The state ``ref`` names, read the way ``diff`` and ``reproduce`` read references
-    (``diff.states.resolve``: a release first, then a run; ``release:``/``run:`` force one
-    reading; aliases wherever that function knows them)."""
-    if ref in (".", "worktree", "WORKTREE"):
+    """The state ``ref`` names, read as every command reads a reference
+    (:func:`gitrelstate.refs.resolve`: a release, an alias, a run; ``release:``,
+    ``alias:``, ``run:`` force one reading)."""
+    if ref in refs.WORK_TREE_NAMES:
         raise RelstateError(
             "export takes a release or a run, not the work tree",
             hint="make a release first: git relstate release NAME --model PATH",
         )
-    found = states.resolve(repo, ref)
+    found = refs.resolve(repo, ref, work_tree=False)
     repository = repository_url(repo)
     if found.release is not None:
         return from_release(found.release, repository)
     if found.run is not None:
         return from_run(repo, found.run, repository)
     raise RelstateError(
-        f"export takes a release or a run, not a git revision ('{ref}')",
-        hint="see 'git relstate list' for releases and runs",
+        f"export takes a release, an alias or a run, not a git revision ('{ref}')",
+        hint="see 'git relstate list' for releases, aliases and runs",
     )
 
 

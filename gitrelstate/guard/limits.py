@@ -73,6 +73,8 @@ RECORD = Cap("a run record", 8 * MiB)
 RELEASE = Cap("a release file", 16 * MiB)
 NOTE = Cap("an environment note", 16 * MiB)
 PARAMS = Cap("a params or metrics file", 8 * MiB)
+# Alias name -> release name, state_id and time: ~200 bytes an alias.
+ALIASES = Cap("an aliases file", 1 * MiB)
 # Any state file whose kind is not known yet (the textconv driver, a staged file).
 STATE_FILE = Cap("a state file", RELEASE.max_bytes)
 
@@ -80,6 +82,7 @@ _HINTS = {
     "a run record": "a record holds params and metrics by value and the package list: "
     "keep params/metrics files small",
     "a release file": "a release embeds its run records: bind fewer runs",
+    "an aliases file": "an alias names one release: keep a few hundred at most",
     "a params or metrics file": "params and metrics are recorded by value: keep these "
     "files small (put large results in outputs, -o)",
 }

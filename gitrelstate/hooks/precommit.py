@@ -8,6 +8,7 @@ It looks at the state files as staged (what the commit will hold) and finds:
 - a run record whose dependencies or outputs changed since it was written
   (``hooks.stale_runs``: ``block``, the default, or ``warn``);
 - a committed release file modified or deleted (releases are immutable);
+- an aliases file naming a release the commit does not hold (or other content);
 - a value in a staged state file that looks like a secret.
 
 It runs on every commit, so it is built to cost little when nothing changed:
@@ -32,6 +33,7 @@ from gitrelstate.hooks.staged import (
     RecordedPaths,
     RecordIndex,
     Staged,
+    check_aliases,
     check_release,
     contents,
     kind_of,
@@ -105,6 +107,8 @@ def check(repo: Repo) -> list[Problem]:
                 records.append((path, index.put(c.staged.blobs[path], record)))
             elif kind == "release":
                 check_release(path, doc)
+            elif kind == "aliases":
+                check_aliases(repo, c.staged, path, raw[path])
             elif kind == "config":
                 config_model.validate(doc, path)
             elif kind == "local-config":

@@ -19,10 +19,11 @@ from gitrelstate import fsutil, git
 from gitrelstate.errors import RelstateError, StateFileError
 from gitrelstate.repo import RUNS_DIR, STATE_DIR, Repo
 from gitrelstate.state import model, yamlio
+from gitrelstate.state.aliases import ALIASES_FILE
 from gitrelstate.state.paths import check_relpath
 from gitrelstate.state.pointer import SUFFIX, parse_canonical
 from gitrelstate.state.record import Artifact, RunRecord
-from gitrelstate.state.release import RELEASES_DIR
+from gitrelstate.state.release import RELEASES_DIR, release_path
 
 CONFIG_FILE = f"{STATE_DIR}/config.yaml"
 LOCAL_CONFIG_FILE = f"{STATE_DIR}/config.local.yaml"
@@ -40,6 +41,8 @@ def kind_of(path: str) -> str | None:
         return "run"
     if folder == RELEASES_DIR:
         return "release"
+    if path == ALIASES_FILE:
+        return "aliases"
     if path == CONFIG_FILE:
         return "config"
     if path == LOCAL_CONFIG_FILE:
@@ -220,3 +223,28 @@ def check_release(path: str, doc: Any) -> None:
             "'git relstate release' wrote it)",
             hint="releases are immutable: restore the file, or make a new release",
         )
+
+
+def check_aliases(repo: Repo, staged: Staged, path: str, raw: bytes) -> None:
+    """The staged aliases file: valid (bounded, strict), and every alias names a release
+    the commit holds, with the ``state_id`` it was promoted to."""
+    from gitrelstate.releases import registry
+    from gitrelstate.state import aliases
+
+    found = aliases.parse(raw, path)
+    for alias in found.aliases.values():
+        rel = release_path(alias.release)
+        if rel not in staged.blobs:
+            raise StateFileError(
+                f"{path}: alias '{alias.name}' points at release '{alias.release}', which "
+                "this commit does not hold",
+                hint=f"stage the release too (git add {rel}), or promote a committed "
+                f"release: git relstate promote RELEASE {alias.name}",
+            )
+        release = registry.parse(contents(repo, staged, [rel])[rel], rel, file_name=alias.release)
+        if release.state_id != alias.state_id:
+            raise StateFileError(
+                f"{path}: alias '{alias.name}' records state_id {alias.state_id[:19]}… for "
+                f"release '{alias.release}', whose staged file has {release.state_id[:19]}…",
+                hint=f"promote it again: git relstate promote {alias.release} {alias.name}",
+            )

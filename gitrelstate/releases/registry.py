@@ -207,7 +207,19 @@ def _read(repo: Repo, name: str) -> bytes:
 
 
 def load(repo: Repo, name: str) -> Release:
-    """The release ``name`` of the work tree, verified (see the module doc)."""
+    """The release ``name`` names in the work tree, verified (see the module doc).
+
+    ``name`` may also be an alias, or carry a ``release:``/``alias:`` prefix: every
+    command that takes a release takes an alias, read by
+    :func:`gitrelstate.releases.aliases.release_for` (as :mod:`gitrelstate.refs` does).
+    """
+    from gitrelstate.releases import aliases
+
+    return aliases.release_for(repo, name)[0]
+
+
+def load_file(repo: Repo, name: str) -> Release:
+    """The release file of ``name`` (a release name only), verified."""
     check_release_name(name)
     raw = _read(repo, name)
     rel = release_path(name)
@@ -230,7 +242,7 @@ def names(repo: Repo) -> list[str]:
 
 def all_releases(repo: Repo) -> list[Release]:
     """Every release of the work tree, each verified."""
-    return [load(repo, name) for name in names(repo)]
+    return [load_file(repo, name) for name in names(repo)]
 
 
 def releases_at(repo: Repo, rev: str) -> list[Release]:
@@ -251,6 +263,24 @@ def releases_at(repo: Repo, rev: str) -> list[Release]:
         check_tag(repo, release, source, blob=sha)
         found.append(release)
     return found
+
+
+def load_at(repo: Repo, rev: str, name: str) -> Release | None:
+    """The release ``name`` as committed in ``rev``, verified (None when ``rev`` has no
+    such release file)."""
+    check_release_name(name)
+    rel = release_path(name)
+    listing = git.run(repo.root, ["ls-tree", "-l", "-z", rev, "--", rel], check=False)
+    meta, _, path = listing.rstrip("\0").partition("\t")
+    fields = meta.split()
+    if path != rel or len(fields) != 4 or fields[1] != "blob":
+        return None
+    source = f"{rev}:{rel}"
+    limits.RELEASE.check(int(fields[3]) if fields[3].isdigit() else 0, source)
+    raw = git.read_blobs(repo.root, [fields[2]]).get(fields[2], b"")
+    release = parse(raw, source, file_name=name, repo=repo)
+    check_tag(repo, release, source, blob=fields[2])
+    return release
 
 
 # -- for verify ------------------------------------------------------------------------------
@@ -296,7 +326,7 @@ def verify_problems(repo: Repo, *, all_refs: bool) -> tuple[list[str], int]:
     for name in names(repo):
         checked += 1
         try:
-            load(repo, name)
+            load_file(repo, name)
         except RelstateError as exc:
             problems.append(exc.message)
     if all_refs and git.has_commits(repo.root):

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from gitrelstate import git, ui
+from gitrelstate import git, hashing, ui
 from gitrelstate.errors import RelstateError
 from gitrelstate.guard import executables
 from gitrelstate.guard.paths import contained
@@ -30,9 +30,11 @@ from gitrelstate.reproduce import worktree as worktrees
 from gitrelstate.reproduce.params import restore_params
 from gitrelstate.reproduce.report import Failure, InputCheck, OutputCheck, Report, StageResult
 from gitrelstate.reproduce.target import Target, fetch_selector, resolve_target
+from gitrelstate.runs.tolerance import Tolerance
 from gitrelstate.state.record import Artifact, RunRecord
 from gitrelstate.state.release import release_path
 from gitrelstate.workspace import tracking
+from gitrelstate.workspace.tracking import Snapshot
 
 Say = Callable[[str], None]
 
@@ -47,6 +49,8 @@ class Request:
     fetch: bool = True
     remote: str | None = None
     jobs: int | None = None
+    # reproduce --tolerance: overrides what each stage recorded (runs/tolerance.py).
+    tolerance: Tolerance | None = None
 
 
 class Failed(RelstateError):
@@ -321,11 +325,46 @@ class Session:
             check = OutputCheck(out.path, record.name, out.hash, snap.hash if snap else None)
             if not check.match and snap is not None and snap.manifest is not None:
                 check.files = _folder_changes(self.repo, out, snap.manifest.entries)
+            self._judge_numerically(check, record, out, snap)
             self.report.outputs.append(check)
             readable = present or not os.path.lexists(path)  # absent: every value is gone
             if not check.match and out.path in record.metrics and readable:
                 self.report.metrics.extend(_metrics_changes(path, out.path, record))
         self.wt.statcache.flush()
+
+
+    def _judge_numerically(
+        self, check: OutputCheck, record: RunRecord, out: Artifact, snap: Snapshot | None
+    ) -> None:
+        """Under a tolerance (the option's, else the stage's), compare what differs."""
+        from gitrelstate.reproduce import tolerant
+        from gitrelstate.runs.tolerance import of_record
+
+        tolerance, source = self.request.tolerance, "option"
+        if tolerance is None:
+            tolerance, source = of_record(record), "recorded"
+        if tolerance is None:
+            return
+        check.tolerance, check.tolerance_source = tolerance, source
+        if check.match or snap is None:
+            return
+        listing = snap.manifest.entries if snap.manifest is not None else None
+        path = self.wt.abspath(out.path)
+        check.deviations = tolerant.judge(
+            self.repo, out, path, listing, record, tolerance, self._fetch_one
+        )
+
+    def _fetch_one(self, artifact: Artifact) -> bool:
+        """Bring one recorded object the cache lacks, quietly (True when it is here)."""
+        if not self.request.fetch:
+            return False
+        try:
+            remote = _remote(self.repo, self.request.remote)
+            inputs.fetch(self.repo, remote, [artifact], self.request.jobs)
+        except RelstateError:
+            return False
+        self.repo.cache.forget_packs()
+        return self.repo.cache.exists(hashing.hex_of(artifact.hash))
 
 
 def _folder_changes(

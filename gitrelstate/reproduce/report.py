@@ -9,10 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from gitrelstate.reproduce.numeric import Comparison
+from gitrelstate.runs.tolerance import Tolerance
+
 IDENTICAL = "identical"
+WITHIN_TOLERANCE = "within-tolerance"
 DIFFERS = "differs"
 FAILED = "failed"
-EXIT_CODES = {IDENTICAL: 0, DIFFERS: 1, FAILED: 2}
+EXIT_CODES = {IDENTICAL: 0, WITHIN_TOLERANCE: 0, DIFFERS: 1, FAILED: 2}
 
 
 @dataclass
@@ -22,10 +26,30 @@ class OutputCheck:
     expected: str
     actual: str | None
     files: dict[str, list[str]] | None = None  # a folder's added/removed/modified files
+    # Under a tolerance (reproduce --tolerance, or the stage's own): the tolerance and,
+    # per differing file, how it compares numerically (reproduce/numeric.py).
+    tolerance: Tolerance | None = None
+    tolerance_source: str | None = None  # "option" | "recorded"
+    deviations: dict[str, Comparison] = field(default_factory=dict)
 
     @property
     def match(self) -> bool:
+        """Byte for byte (the contract's ``match``)."""
         return self.actual == self.expected
+
+    @property
+    def within_tolerance(self) -> bool:
+        """Not identical, yet every differing file is within the tolerance."""
+        return (
+            not self.match
+            and self.actual is not None
+            and bool(self.deviations)
+            and all(c.within for c in self.deviations.values())
+        )
+
+    @property
+    def accepted(self) -> bool:
+        return self.match or self.within_tolerance
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -37,6 +61,12 @@ class OutputCheck:
         }
         if self.files is not None:
             out["files"] = self.files
+        if self.tolerance is not None:
+            out["tolerance"] = {**self.tolerance.to_dict(), "source": self.tolerance_source}
+            out["within_tolerance"] = self.within_tolerance
+            out["deviations"] = [
+                {"file": name, **c.to_dict()} for name, c in self.deviations.items()
+            ]
         return out
 
 
@@ -125,8 +155,10 @@ class Report:
     def verdict(self) -> str:
         if self.failure is not None:
             return FAILED
-        if self.stopped is not None or any(not o.match for o in self.outputs):
+        if self.stopped is not None or any(not o.accepted for o in self.outputs):
             return DIFFERS
+        if any(not o.match for o in self.outputs):
+            return WITHIN_TOLERANCE
         return IDENTICAL
 
     @property
@@ -173,7 +205,13 @@ def render_text(report: Report) -> str:
             lines.append(f"  ... and {len(objects) - 20} more")
         if report.failure.hint:
             lines.append(f"  hint: {report.failure.hint}")
-    differing = [o for o in report.outputs if not o.match]
+    within = [o for o in report.outputs if o.within_tolerance]
+    if within:
+        lines.append("  outputs within tolerance (largest deviation per file):")
+        for o in within:
+            lines.append(f"    {o.path} ({o.tolerance_source} tolerance: {o.tolerance}):")
+            lines.extend(f"      {line}" for line in _deviation_lines(o))
+    differing = [o for o in report.outputs if not o.accepted]
     if differing:
         lines.append("  outputs differ: " + ", ".join(o.path for o in differing))
         for o in differing:
@@ -182,10 +220,13 @@ def render_text(report: Report) -> str:
             for kind, files in (o.files or {}).items():
                 if files:
                     lines.append(f"      {kind}: {', '.join(files[:10])}")
+            if o.tolerance is not None:
+                lines.append(f"      beyond the {o.tolerance_source} tolerance ({o.tolerance}):")
+                lines.extend(f"        {line}" for line in _deviation_lines(o))
         for m in report.metrics:
             delta = f" ({m['delta']:+g})" if isinstance(m.get("delta"), (int, float)) else ""
             lines.append(f"    {m['file']} {m['key']}: {m['old']} -> {m['new']}{delta}")
-    elif report.outputs and report.failure is None:
+    elif report.outputs and report.failure is None and not within:
         lines.append(f"  outputs: {len(report.outputs)} byte-identical")
     if report.environment:
         shown = [d["text"] for d in report.environment]
@@ -218,6 +259,23 @@ def render_text(report: Report) -> str:
             f"(remove it with: git worktree remove --force {report.worktree})"
         )
     return "\n".join(lines)
+
+
+def _deviation_lines(check: OutputCheck) -> list[str]:
+    """Per differing file: its largest deviation, and what is beyond the tolerance."""
+    out = []
+    for name, c in list(check.deviations.items())[:20]:
+        d = c.largest
+        largest = (
+            f"largest deviation {d.absolute:.3g} (relative {d.relative:.3g}) at {d.where}: "
+            f"recorded {d.expected!r}, now {d.actual!r}"
+            if d is not None
+            else "no number differs"
+        )
+        out.append(f"{name}: {largest}" + (f"; {c.beyond}" if c.beyond else ""))
+    if len(check.deviations) > 20:
+        out.append(f"... and {len(check.deviations) - 20} more files (--json lists them all)")
+    return out
 
 
 def _verdict_detail(report: Report) -> str:

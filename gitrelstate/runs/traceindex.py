@@ -88,8 +88,22 @@ class TraceIndex:
         found.extend(self._work_tree(hash_))
         return found
 
-    def _work_tree(self, hash_: str) -> Iterator[Production]:
-        """Records written but not committed yet."""
+    def matching(self, hex_prefix: str) -> list[str]:
+        """The content ids produced (committed or in the work tree) whose hex digits
+        start with ``hex_prefix`` (lower-case hex), sorted."""
+        low = f"blake3:{hex_prefix}"
+        rows = self.db.execute(
+            "SELECT DISTINCT hash FROM produced WHERE hash >= ? AND hash < ?", (low, low + "g")
+        )
+        found = {r[0] for r in rows}
+        found.update(h for h in self._work_tree_hashes() if h.startswith(low))
+        return sorted(found)
+
+    def _work_tree_hashes(self) -> set[str]:
+        return {p.hash for p in self._work_tree(None)}
+
+    def _work_tree(self, hash_: str | None) -> Iterator[Production]:
+        """Records written but not committed yet (producing ``hash_``, or anything)."""
         committed = {(r[0], r[1]) for r in self.db.execute("SELECT path, blob FROM produced")}
         for folder in WATCHED:
             base = self.repo.root / folder
@@ -105,7 +119,7 @@ class TraceIndex:
                 if (rel, blob) in committed:
                     continue
                 for out_hash, kind, name in _outputs_of(raw, rel):
-                    if out_hash == hash_:
+                    if hash_ is None or out_hash == hash_:
                         yield Production(out_hash, kind, name, rel, None, None, blob)
 
 

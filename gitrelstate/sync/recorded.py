@@ -1,5 +1,5 @@
-"""Checking out the data a release or a run recorded, by its recorded hashes: the work
-tree gets that data and the pointers name it (``checkout --release/--run``)."""
+"""Checking out the data a release (or an alias of one) or a run recorded, by its recorded
+hashes: the work tree gets that data and the pointers name it (``checkout --release/--run``)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from gitrelstate import git, ui
+from gitrelstate import git, refs, ui
 from gitrelstate.errors import RelstateError
-from gitrelstate.releases import registry
 from gitrelstate.repo import Repo
 from gitrelstate.runs import records
 from gitrelstate.state.pointer import SUFFIX, DataPointer
@@ -70,8 +69,11 @@ def recorded_data(
 ) -> tuple[str, str, list[Artifact]]:
     """(label, fetch selector, artifacts): every path once, the data state first."""
     if release is not None:
-        found = registry.load(repo, release).artifacts()
-        label, selector = f"release {release}", f"--release {release}"
+        # A release name or an alias, read as every command reads one (gitrelstate.refs).
+        ref = refs.resolve_release(repo, release)
+        assert ref.release is not None
+        found = ref.release.artifacts()
+        label, selector = ref.label, f"--release {release}"
     else:
         assert run is not None
         record = records.load_record(repo, run)
@@ -100,7 +102,7 @@ def restrict(
         if not hits:
             raise RelstateError(
                 f"{given} is not part of the data of {label}",
-                hint=f"see 'git relstate show {label.split()[-1]}'",
+                hint=f"see 'git relstate show {label.split()[1]}'",
             )
         chosen.update((a.path, a) for a in hits)
     return [chosen[k] for k in sorted(chosen)]

@@ -167,7 +167,7 @@ def test_layers_exit_code_and_same_state(two_releases: Path, run: Runner) -> Non
     same = run(two_releases, "diff", "v2", "v2", "--exit-code")
     assert "no changes" in same.out
     res = run(two_releases, "diff", "v1", "nope", expect=2)
-    assert "error: 'nope' is not a release, a run or a git revision" in res.err
+    assert "error: 'nope' is not a release, an alias, a run or a git revision" in res.err
     assert run(two_releases, "diff", "v1", "v2", "--json", "--md", expect=2).code == 2
 
 

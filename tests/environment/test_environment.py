@@ -148,7 +148,8 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_packages_are_the_venvs(venv: Path) -> None:
     doc = capture_environment(python=str(venv))
     assert tuple(doc) == LAYERS
-    assert doc["interpreter"]["executable"] == str(venv)
+    # Recorded under the venv's canonical name: its python and python3 are one interpreter.
+    assert doc["interpreter"]["executable"] == str(venv.with_name("python3"))
     assert doc["interpreter"]["version"] == platform.python_version()
     packages = doc["packages"]
     assert "pytest" not in packages and "gitrelstate" not in packages

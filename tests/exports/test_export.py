@@ -116,9 +116,9 @@ def test_unknown_reference_and_format(run: Runner, project: Project) -> None:
     assert err.startswith("error: ") and "'v9'" in err and "hint:" in err
     assert "Traceback" not in err
     err = run(project.repo, "export", "release:train", "--format", "slsa", expect=1).err
-    assert "no release named 'train'" in err
+    assert "error: 'release:train' is not a release" in err
     err = run(project.repo, "export", "HEAD", "--format", "slsa", expect=1).err
-    assert "release or a run" in err
+    assert "a release, an alias or a run" in err
     assert run(project.repo, "export", "v1", "--format", "spdx", expect=2).code == 2
     assert run(project.repo, "export", "v1", expect=2).code == 2
     err = run(project.repo, "export", "v1", "--format", "slsa", "--emit", "http://x", expect=2).err

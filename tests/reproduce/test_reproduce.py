@@ -252,7 +252,10 @@ def test_params_of_an_uncommitted_run_are_restored(
 
 def test_reference_errors_are_trouble(base: Path, run: Runner) -> None:
     repo = base / "repo"
-    assert "not a release, a run or a git revision" in run(repo, "reproduce", "nope", expect=2).err
+    assert (
+        "not a release, an alias, a run or a git revision"
+        in run(repo, "reproduce", "nope", expect=2).err
+    )
     assert "not the work tree" in run(repo, "reproduce", ".", expect=2).err
     assert "binds no run" in run(repo, "reproduce", "HEAD~2", expect=2).err
     taken = run(repo, "reproduce", "v1", "--workdir", str(repo.parent), expect=2)
