@@ -21,7 +21,8 @@ Every sink goes through this module, so one rule set decides everywhere:
   refuses them: a redacted command could not be run again).
 - :func:`redact_text` — any text about to be shown (error messages, ``remote list``).
 
-This module imports nothing of gitrelstate but hashing, so every layer may use it.
+This module imports nothing of gitrelstate but hashing (and its patterns,
+:mod:`gitrelstate.guard.secret_patterns`), so every layer may use it.
 """
 
 from __future__ import annotations
@@ -34,38 +35,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from gitrelstate import hashing
+from gitrelstate.guard import secret_patterns as rx
 
 MASK = "***"
 KEY_BYTES = 32
 
 # -- names ---------------------------------------------------------------------------
-
-# Checked against each word of the upper-cased name (split at '_', '-', '.').
-# Word-wise so that TOKENIZERS_PARALLELISM, KEYBOARD or GIT_AUTHOR_NAME are not
-# secrets, while API_KEY, GITHUB_TOKEN, apiKey and OAUTH_CLIENT are.
-_SECRET_WORD = re.compile(
-    r".*(SECRET|PASSWORD|PASSWD|PASSPHRASE|CREDENTIAL|PRIVATE|COOKIE|APIKEY).*"
-    r"|.*TOKEN|TOKENS|.*KEY|KEYS|O?AUTH[NZ]?|AUTHORI[SZ]ATION|PASS|PWD|PW|SALT|DSN|SAS"
-    r"|SIGNATURE|SIG"
-)
-_SECRET_NAME = re.compile(r"CONNECTION_?STR(ING)?|CONNSTR")
-# PWD and OLDPWD are folders that every shell sets, not passwords.
-_NOT_SECRET = frozenset({"PWD", "OLDPWD"})
-# Names that say the value IS the credential, whatever it looks like. Other secret
-# names (KEY, SALT, SIGNATURE, OAUTH_CLIENT...) name credentials only sometimes
-# (``sort_key``, ``--key 2``): their value must also look like one.
-_STRONG_NAME = re.compile(
-    r"SECRET|PASSW|PASSPHRASE|CREDENTIAL|APIKEY|API_KEY|ACCESS_?KEY|PRIVATE_?KEY"
-    r"|AUTHORI[SZ]ATION|COOKIE|(^|_)(PASS|PWD|PW|AUTH)(_|$)|TOKEN(_|$)"
-)
-# A last word that describes the credential instead of being it: API_KEY_FILE holds a
-# path, OAUTH_CLIENT_ID an identifier, TOKEN_TYPE a word, --max-tokens a number.
-_DESCRIPTOR = (
-    " FILE FILES PATH DIR FOLDER NAME ID IDS TYPE KIND LEN LENGTH SIZE COUNT NUM MAX MIN LIMIT"
-    " ENV VAR FIELD COLUMN COL PREFIX SUFFIX FORMAT MODE POLICY ALGORITHM ALG TTL EXPIRY"
-    " EXPIRES LOCATION ENDPOINT HOST PORT URI SOURCE PROVIDER STORE BACKEND REGION USER"
-    " USERNAME LOGIN HELPER COMMAND CMD SCHEME METHOD VERSION STRATEGY "
-)
 
 
 def _words(name: str) -> list[str]:
@@ -76,20 +51,20 @@ def _words(name: str) -> list[str]:
 def is_secret_name(name: str) -> bool:
     """Whether a name (a variable, an option, a key, a flag) says it holds a credential."""
     upper = name.upper()
-    if upper in _NOT_SECRET:
+    if upper in rx.NOT_SECRET:
         return False
-    if _SECRET_NAME.search(upper):
+    if rx.SECRET_NAME.search(upper):
         return True
-    return any(_SECRET_WORD.fullmatch(word) for word in _words(name))
+    return any(rx.SECRET_WORD.fullmatch(word) for word in _words(name))
 
 
 @functools.lru_cache(maxsize=8192)
 def _name_strength(name: str) -> int:
     """0: not a secret's name; 1: sometimes one (KEY, SALT); 2: always (PASSWORD, TOKEN)."""
     words = _words(name)
-    if not words or f" {words[-1]} " in _DESCRIPTOR or not is_secret_name(name):
+    if not words or f" {words[-1]} " in rx.DESCRIPTOR or not is_secret_name(name):
         return 0
-    return 2 if _STRONG_NAME.search("_".join(words)) else 1
+    return 2 if rx.STRONG_NAME.search("_".join(words)) else 1
 
 
 def _names_credential(name: str, value: str) -> bool:
@@ -102,37 +77,19 @@ def _names_credential(name: str, value: str) -> bool:
 
 # -- values --------------------------------------------------------------------------
 
-# One word of 8+ characters with a digit, mixed case or punctuation: not 'utf-8',
-# 'timestamp_column' or a '${VAR}' reference.
-_CREDENTIAL_SHAPE = re.compile(r"\S{8,}")
-_PLAIN_WORD = re.compile(r"[a-z_.-]+|[A-Z_.-]+|[A-Za-z][a-z]+(?:[-_.][A-Za-z][a-z]+)*")
-# What stands for a value without being one: $VAR, ${VAR}, <value>, [PAD], {{ x }},
-# %(x)s, ***, xxx.
-_REFERENCE = re.compile(
-    r"\$\{?[A-Za-z_][A-Za-z0-9_]*\}?|<[^<>]*>|\[[^\[\]]*\]|\{\{.*\}\}|%\(?\w+\)?s|\*+|x+|X+",
-    re.DOTALL,
-)
-# Booleans, numbers, versions and very short values are settings (--key 2, salt: no).
-_SETTING = re.compile(
-    r"true|false|True|False|none|None|null|yes|no|-?[0-9]+(\.[0-9]+)?|.{0,3}"
-    r"|v?[0-9]+(\.[0-9]+)+([.+-][0-9A-Za-z.+-]*)?",  # a version: 2.40.0, 2.1.0+cu121
-    re.DOTALL,
-)
-_DIGESTS = ("blake3:", "blake3-keyed:", "sha256:", "unkeyed")
-
 
 def is_reference(value: str) -> bool:
     """A reference that stands where a secret would be (``${TOKEN}``, ``<password>``)."""
     value = value.strip()
     if len(value) > 256:  # none is that long; and the patterns stay cheap
         return False
-    return bool(_REFERENCE.fullmatch(value)) or value.startswith(_DIGESTS)
+    return bool(rx.REFERENCE.fullmatch(value)) or value.startswith(rx.DIGESTS)
 
 
 def is_placeholder(value: str) -> bool:
     """A reference, or a setting too plain to be a credential (a number, a boolean)."""
     value = value.strip()
-    return is_reference(value) or (len(value) <= 64 and bool(_SETTING.fullmatch(value)))
+    return is_reference(value) or (len(value) <= 64 and bool(rx.SETTING.fullmatch(value)))
 
 
 def looks_like_credential(value: str) -> bool:
@@ -140,8 +97,8 @@ def looks_like_credential(value: str) -> bool:
     value = value.strip()
     return bool(
         MASK not in value  # what redaction left of a text is no credential
-        and _CREDENTIAL_SHAPE.fullmatch(value)
-        and not _PLAIN_WORD.fullmatch(value)
+        and rx.CREDENTIAL_SHAPE.fullmatch(value)
+        and not rx.PLAIN_WORD.fullmatch(value)
         and not is_placeholder(value)
     )
 
@@ -163,106 +120,24 @@ class Span:
     what: str
 
 
-# Well-known credential formats, found anywhere in a text: what, the literal parts one of
-# which a match holds (a cheap test before the pattern runs), the pattern.
-_TOKENS: tuple[tuple[str, tuple[str, ...], re.Pattern[str]], ...] = (
-    (
-        "an AWS access key id",
-        ("AKIA", "ASIA"),
-        re.compile(r"(?<![A-Z0-9])(?:AKIA|ASIA)[0-9A-Z]{16}(?![A-Z0-9])"),
-    ),
-    (
-        "a private key",
-        ("PRIVATE KEY",),
-        re.compile(
-            r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"
-            r"(?:[\s\S]{0,16384}?-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----|[\s\S]*)"
-        ),
-    ),
-    (
-        "a GitHub token",
-        ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
-        re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})"),
-    ),
-    (
-        "a GitLab token",
-        ("glpat-", "gldt-", "glrt-", "glptt-", "glft-", "glcbt-"),
-        re.compile(r"\bgl(?:pat|dt|rt|ptt|ft|cbt)-[A-Za-z0-9_-]{20,}"),
-    ),
-    ("a Slack token", ("xox",), re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}")),
-    ("a Google API key", ("AIza",), re.compile(r"\bAIza[0-9A-Za-z_-]{35}")),
-    ("a Google OAuth token", ("ya29.",), re.compile(r"\bya29\.[0-9A-Za-z_-]{20,}")),
-    (
-        "an API secret key",
-        ("sk-",),
-        re.compile(r"\bsk-(?:ant-|proj-)?(?=[A-Za-z_-]*[0-9])[A-Za-z0-9_-]{32,}"),
-    ),
-    ("a Stripe key", ("k_live_", "k_test_"), re.compile(r"\b[rs]k_(?:live|test)_[0-9A-Za-z]{16,}")),
-    ("a Hugging Face token", ("hf_",), re.compile(r"\bhf_[A-Za-z0-9]{30,}")),
-    ("a PyPI token", ("pypi-AgE",), re.compile(r"\bpypi-AgE[A-Za-z0-9_-]{20,}")),
-    ("an npm token", ("npm_",), re.compile(r"\bnpm_[A-Za-z0-9]{36}\b")),
-    ("a SendGrid key", ("SG.",), re.compile(r"\bSG\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}")),
-    (
-        "a JSON web token",
-        ("eyJ",),
-        re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),
-    ),
-)
-# What follows "scheme://" when it is user info: user, maybe ":password", then "@". The
-# password may hold '/' (redis://:p/w@h); 'host:443/path@x' is a port and a path, not a
-# password (see _userinfo).
-_AFTER_SCHEME = re.compile(r"(?P<user>[^\s/?#@:\[\]]{0,256})(?::(?P<password>[^\s@]{0,256}))?@")
-_PORT_THEN_PATH = re.compile(r"[0-9]{1,5}(?:[/?#].*)?", re.DOTALL)
-_USERINFO_REACH = 520  # the most user info there can be after "://"
-# NAME=VALUE: URL queries (?access_token=), JDBC and connection strings (;password=,
-# AccountKey=), command-line words (--password=Y, TOKEN=Y).
-_PAIR = re.compile(
-    r"(?<![A-Za-z0-9_.-])-{0,2}(?P<name>[A-Za-z_][A-Za-z0-9_.-]{0,63})=(?P<value>[^\s&;#,'\"]*)"
-)
-# Name: value, as in HTTP headers and YAML-like text ("Authorization: Bearer x").
-_HEADER = re.compile(
-    r"(?<![A-Za-z0-9_-])(?P<name>[A-Za-z][A-Za-z0-9_-]{0,63}):[ \t]+"
-    r"(?:(?i:bearer|basic|token|bot|digest)[ \t]+)?(?P<value>[^\s,;'\"]+)"
-)
-_JSON_PAIR = re.compile(r'"(?P<name>[^"\\\s]{1,64})"[ \t]{0,8}:[ \t]{0,8}"(?P<value>[^"\\]*)"')
-_BEARER = re.compile(r"(?i)\bbearer[ \t]{1,8}(?P<value>[A-Za-z0-9._~+/-]{8,}=*)")
-# Webhook URLs whose path is the credential: whoever has it may post.
-_WEBHOOK = re.compile(
-    r"(?i)https?://(?:hooks\.slack\.com/(?:services|workflows|triggers)/"
-    r"|(?:ptb\.|canary\.)?discord(?:app)?\.com/api/webhooks/"
-    r"|[a-z0-9.-]{0,253}\.webhook\.office\.com/"
-    r"|outlook\.office(?:365)?\.com/webhook/"
-    r"|hooks\.zapier\.com/hooks/catch/"
-    r"|api\.telegram\.org/bot"
-    r"|maker\.ifttt\.com/trigger/[^/\s]+/with/key/"
-    r")(?P<value>[^\s?#'\"]{1,512})"
-)
-# Self-hosted chat webhooks (Mattermost, Rocket.Chat, ...): .../hooks/<token>.
-_HOOK_PATH = re.compile(
-    r"https?://[^\s/]{1,253}/(?:[^\s?#]{0,512}/)?(?:web-?hooks?|hooks)/"
-    r"(?P<value>[^\s/?#'\"]{16,512})",
-    re.IGNORECASE,
-)
-
-
 def _userinfo(text: str) -> Iterator[Span]:
     """URL user info: found from each "://" with str.find, so that no text, however long
     or hostile, makes a pattern scan it once per position."""
     pos = text.find("://")
     while pos != -1:
         start = pos + 3
-        at = text.find("@", start, start + _USERINFO_REACH)
+        at = text.find("@", start, start + rx.USERINFO_REACH)
         if at != -1:
             yield from _userinfo_at(text, start, at)
         pos = text.find("://", start)
 
 
 def _userinfo_at(text: str, start: int, at: int) -> Iterator[Span]:
-    m = _AFTER_SCHEME.match(text, start)
+    m = rx.AFTER_SCHEME.match(text, start)
     if m is not None:
         user, password = m.group("user"), m.group("password")
         if password is not None:
-            if not (_PORT_THEN_PATH.fullmatch(password) and user):  # host:port/path@x
+            if not (rx.PORT_THEN_PATH.fullmatch(password) and user):  # host:port/path@x
                 if password and not is_reference(password):
                     yield Span(start, m.end() - 1, "a password inside a URL")
                     return
@@ -284,14 +159,16 @@ def _userinfo_at(text: str, start: int, at: int) -> Iterator[Span]:
 
 
 def _named(text: str) -> Iterator[Span]:
-    patterns = [p for p, mark in ((_PAIR, "="), (_HEADER, ":"), (_JSON_PAIR, '"')) if mark in text]
+    patterns = [
+        p for p, mark in ((rx.PAIR, "="), (rx.HEADER, ":"), (rx.JSON_PAIR, '"')) if mark in text
+    ]
     for pattern in patterns:
         for m in pattern.finditer(text):
             name, value = m.group("name"), m.group("value")
             if value and _names_credential(name, value):
                 yield Span(m.start("value"), m.end("value"), f"a credential (its key is '{name}')")
     if "earer" in text or "EARER" in text:
-        for m in _BEARER.finditer(text):
+        for m in rx.BEARER.finditer(text):
             yield Span(m.start("value"), m.end("value"), "a bearer token")
 
 
@@ -300,20 +177,20 @@ def find(text: str) -> list[Span]:
     if len(text) < 4:
         return []
     spans: list[Span] = []
-    for what, hints, pattern in _TOKENS:
+    for what, hints, pattern in rx.TOKENS:
         if any(hint in text for hint in hints):
             spans.extend(Span(m.start(), m.end(), what) for m in pattern.finditer(text))
     if "://" in text:  # the URL rules need a URL
         spans.extend(_userinfo(text))
         spans.extend(
             Span(m.start("value"), m.end("value"), "a webhook URL")
-            for m in _WEBHOOK.finditer(text)
+            for m in rx.WEBHOOK.finditer(text)
             if not is_reference(m.group("value"))
         )
         if "hooks/" in text or "HOOKS/" in text or "Hooks/" in text:
             spans.extend(
                 Span(m.start("value"), m.end("value"), "a webhook URL")
-                for m in _HOOK_PATH.finditer(text)
+                for m in rx.HOOK_PATH.finditer(text)
                 if looks_like_credential(m.group("value"))
             )
     spans.extend(_named(text))
@@ -388,8 +265,6 @@ def is_secret_variable(name: str, value: str) -> bool:
 
 # -- command lines -------------------------------------------------------------------
 
-_FLAG = re.compile(r"-{1,2}(?P<name>[A-Za-z][A-Za-z0-9_.-]*)")
-
 
 def _argv_secrets(words: Sequence[str]) -> Iterator[tuple[int, Secret, str]]:
     """(index, what, the text to mask): a whole word secret by its flag (``--api-key X``),
@@ -399,7 +274,7 @@ def _argv_secrets(words: Sequence[str]) -> Iterator[tuple[int, Secret, str]]:
         spans = find(word)
         if spans:
             yield i, Secret(spans[0].what), ""
-        flag = _FLAG.fullmatch(words[i - 1]) if i else None
+        flag = rx.FLAG.fullmatch(words[i - 1]) if i else None
         if flag and not word.startswith("-") and _names_credential(flag.group("name"), word):
             yield i, Secret(f"a credential (the value of {words[i - 1]})", by_name=True), word
         elif any(c.isspace() for c in word.strip()):
