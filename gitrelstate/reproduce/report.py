@@ -272,7 +272,12 @@ def _deviation_lines(check: OutputCheck) -> list[str]:
             if d is not None
             else "no number differs"
         )
-        out.append(f"{name}: {largest}" + (f"; {c.beyond}" if c.beyond else ""))
+        if c.beyond is None:
+            out.append(f"{name}: {largest}")
+        elif d is not None and c.beyond.startswith(f"at {d.where}:"):
+            out.append(f"{name}: {c.beyond}")  # the largest is the first beyond
+        else:
+            out.append(f"{name}: {c.beyond}" + (f"; {largest}" if d is not None else ""))
     if len(check.deviations) > 20:
         out.append(f"... and {len(check.deviations) - 20} more files (--json lists them all)")
     return out
