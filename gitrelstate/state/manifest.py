@@ -7,12 +7,13 @@ same tree always yields the same bytes and therefore the same hash.
 
 from __future__ import annotations
 
+import io
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import repeat
-from typing import NamedTuple
+from typing import Any, BinaryIO, NamedTuple
 
 from gitrelstate.errors import StateFileError
 from gitrelstate.guard import jsonload, limits
@@ -30,6 +31,57 @@ _HEXES = re.compile(r"[0-9a-f]*")
 # backslash, no drive letter (no path can hold '\n': it is a control character).
 _COMPONENT = r"(?!\.\.?(?:/|\n))[^/\x00-\x1f\x7f\\]{1,255}"
 _PATHS = re.compile(rf"(?:(?![A-Za-z]:){_COMPONENT}(?:/{_COMPONENT})*\n)*")
+
+
+HEAD = f'{{"relstate":{FORMAT_VERSION},"kind":"{KIND}","algo":"blake3","entries":['.encode()
+
+
+def entry_line(path: str, hex_: str, size: int, executable: bool) -> str:
+    """One entry of the canonical listing (docs/spec.md 4.1), without separator."""
+    if path.isprintable() and '"' not in path and "\\" not in path:
+        # What json.dumps writes for such a path, at a fraction of its cost.
+        return f'["{path}","{hex_}",{size},{"true" if executable else "false"}]'
+    return json.dumps([path, hex_, size, executable], ensure_ascii=False, separators=(",", ":"))
+
+
+class ListingWriter:
+    """Writes a canonical listing entry by entry, hashing it on the way: a listing of
+    10^6 files never has to be held in memory (``out`` may be a file)."""
+
+    def __init__(self, out: BinaryIO, hasher: Any) -> None:
+        self._out = out
+        self._hasher = hasher
+        self._last = ""
+        self.nfiles = 0
+        self.size = 0
+        self._emit(HEAD)
+
+    def _emit(self, chunk: bytes) -> None:
+        self._hasher.update(chunk)
+        self._out.write(chunk)
+
+    def add(
+        self,
+        paths: Sequence[str],
+        hexes: Sequence[str],
+        sizes: Sequence[int],
+        execs: Iterable[bool],
+    ) -> None:
+        """Append entries; ``paths`` are sorted and follow every path added before."""
+        if not paths:
+            return
+        if self.nfiles and paths[0] <= self._last:
+            raise ValueError(f"listing entries out of order: {paths[0]!r} after {self._last!r}")
+        lines = ",\n".join(map(entry_line, paths, hexes, sizes, execs))
+        self._emit(("\n" if not self.nfiles else ",\n").encode() + lines.encode("utf-8"))
+        self.nfiles += len(paths)
+        self.size += sum(sizes)
+        self._last = paths[-1]
+
+    def finish(self) -> str:
+        """Close the listing; its hex digest (the directory's id without ``blake3:``)."""
+        self._emit(b"\n]}\n" if self.nfiles else b"]}\n")
+        return str(self._hasher.hexdigest())
 
 
 class Entry(NamedTuple):
@@ -59,12 +111,10 @@ class Manifest:
 
     def to_bytes(self) -> bytes:
         lines = [
-            json.dumps([p, e.hex, e.size, e.executable], ensure_ascii=False, separators=(",", ":"))
-            for p, e in sorted(self.entries.items())
+            entry_line(p, e.hex, e.size, e.executable) for p, e in sorted(self.entries.items())
         ]
-        head = f'{{"relstate":{FORMAT_VERSION},"kind":"{KIND}","algo":"blake3","entries":['
         body = "\n" + ",\n".join(lines) + "\n" if lines else ""
-        return (head + body + "]}\n").encode("utf-8")
+        return HEAD + (body + "]}\n").encode("utf-8")
 
     @classmethod
     def from_bytes(cls, raw: bytes, source: str) -> Manifest:
@@ -168,17 +218,20 @@ def changed_entries(
 ) -> tuple[dict[str, Entry], dict[str, Entry]]:
     """The entries only in ``old_raw`` and only in ``new_raw`` (a changed file is in both).
 
-    Two listings in canonical form are compared line by line without parsing the
-    lines they share: two listings of 100,000 files with 1% changed cost two
-    splits, two set differences and 2,000 small parses. Anything else is parsed
-    in full (which validates it) and compared entry by entry.
+    Two listings in canonical form are merged line by line, in step, without
+    splitting or parsing the lines they share: two listings of 10^6 files with 1%
+    changed cost one pass over each and 20,000 small parses, and no memory beyond
+    the two listings themselves. Anything else is parsed in full (which validates
+    it) and compared entry by entry.
     """
-    old_lines, new_lines = _canonical_lines(old_raw), _canonical_lines(new_raw)
-    if old_lines is not None and new_lines is not None:
+    old_body, new_body = _canonical_body(old_raw), _canonical_body(new_raw)
+    if old_body is not None and new_body is not None:
         try:
-            gone = _checked_entries(_parse_lines(old_lines - new_lines, source), source)
-            came = _checked_entries(_parse_lines(new_lines - old_lines, source), source)
-            return gone, came
+            differing = _merge(old_body, new_body)
+            if differing is not None:
+                gone = _checked_entries(_parse_lines(differing[0], source), source)
+                came = _checked_entries(_parse_lines(differing[1], source), source)
+                return gone, came
         except StateFileError:
             pass  # the full reader below reports it properly
     old = Manifest.from_bytes(old_raw, source).entries
@@ -189,7 +242,62 @@ def changed_entries(
     )
 
 
-def _parse_lines(lines: set[bytes], source: str) -> list[object]:
+def _path_key(line: bytes) -> bytes | None:
+    """The UTF-8 path of an entry line (whose order is the code points' order)."""
+    if not line.startswith(b'["'):
+        return None
+    end = line.find(b'","', 2)
+    if end < 0:
+        return None
+    key = line[2:end]
+    if b"\\" in key:  # escapes: decode properly
+        try:
+            decoded = json.loads(line)
+        except ValueError:
+            return None
+        if not isinstance(decoded, list) or not decoded or not isinstance(decoded[0], str):
+            return None
+        return decoded[0].encode("utf-8", "surrogatepass")
+    return key
+
+
+def _merge(old_body: bytes, new_body: bytes) -> tuple[list[bytes], list[bytes]] | None:
+    """(lines only in old, lines only in new) of two sorted listing bodies; None when a
+    body turns out not to be sorted where it differs (then the caller parses both)."""
+    old_lines, new_lines = iter(io.BytesIO(old_body)), iter(io.BytesIO(new_body))
+    gone: list[bytes] = []
+    came: list[bytes] = []
+    a, b = next(old_lines, None), next(new_lines, None)
+    last_a = last_b = b""
+    while a is not None and b is not None:
+        if a == b:
+            a, b = next(old_lines, None), next(new_lines, None)
+            continue
+        x, y = a.rstrip(b",\n"), b.rstrip(b",\n")
+        if x == y:
+            a, b = next(old_lines, None), next(new_lines, None)
+            continue
+        ka, kb = _path_key(x), _path_key(y)
+        if ka is None or kb is None or ka <= last_a or kb <= last_b:
+            return None
+        if ka <= kb:
+            gone.append(x)
+            last_a = ka
+            a = next(old_lines, None)
+        if kb <= ka:
+            came.append(y)
+            last_b = kb
+            b = next(new_lines, None)
+    while a is not None:
+        gone.append(a.rstrip(b",\n"))
+        a = next(old_lines, None)
+    while b is not None:
+        came.append(b.rstrip(b",\n"))
+        b = next(new_lines, None)
+    return gone, came
+
+
+def _parse_lines(lines: list[bytes], source: str) -> list[object]:
     """Entry lines parsed together, as one bounded JSON array (each entry is one level)."""
     parsed = jsonload.loads(
         b"[" + b",".join(lines) + b"]", source, cap=LISTING, depth=2, check_values=False
@@ -199,16 +307,15 @@ def _parse_lines(lines: set[bytes], source: str) -> list[object]:
     return parsed
 
 
-def _canonical_lines(raw: bytes) -> set[bytes] | None:
-    """The entry lines of a listing written by ``to_bytes``; None if it is not one."""
-    head = f'{{"relstate":{FORMAT_VERSION},"kind":"{KIND}","algo":"blake3","entries":['
-    encoded = head.encode()
-    if not raw.startswith(encoded) or not raw.endswith(b"]}\n"):
+def _canonical_body(raw: bytes) -> bytes | None:
+    """The entry lines of a listing written by ``to_bytes`` (each ending in ``,\\n`` but
+    the last, in ``\\n``); None if it is not one."""
+    if not raw.startswith(HEAD) or not raw.endswith(b"]}\n"):
         return None
-    body = raw[len(encoded) : -3]
+    body = raw[len(HEAD) : -3]
     if not body:
-        return set()
+        return b""
     if not (body.startswith(b"\n") and body.endswith(b"\n")):
         return None
-    # A name cannot hold a raw newline (JSON escapes it), so ",\n" only ends entries.
-    return set(body[1:-1].split(b",\n"))
+    # A name cannot hold a raw newline (JSON escapes it), so lines are entries.
+    return body[1:]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -43,23 +44,31 @@ def _ingest_one(path: str | Path, st: os.stat_result, store: ObjectStore | None)
         if store is not None:
             store.add_bytes(hex_, data)
         return hex_
-    hex_, size = hashing.hash_file(path, st.st_size)
-    if size != st.st_size or not _same_stat(st, os.stat(path)):
-        raise _changed(path, st)
-    if store is not None and not store.exists(hex_):
-        copy_into_store(path, hex_, store)
-    return hex_
+    if store is None:
+        hex_, size = hashing.hash_file(path, st.st_size)
+        if size != st.st_size or not _same_stat(st, os.stat(path)):
+            raise _changed(path, st)
+        return hex_
+    return copy_into_store(path, st, store)
 
 
-def copy_into_store(path: str | Path, hex_: str, store: ObjectStore) -> None:
-    """Copy ``path`` into ``store`` as ``hex_``, verifying the copy hashes to ``hex_``."""
+def copy_into_store(path: str | Path, st: os.stat_result, store: ObjectStore) -> str:
+    """Copy ``path`` into ``store`` once, hashing the bytes stored; their hex.
+
+    The file is read once (the copy is hashed as it is written); it must keep the stat
+    ``st`` from before the copy to after it, or nothing is stored. An object already
+    present is not replaced (the copy is dropped).
+    """
     tmp = store.tmp_path()
     try:
-        with open(path, "rb") as src, open(tmp, "xb") as dst:
-            copied_hex, _ = hashing.copy_and_hash(src, dst, os.fstat(src.fileno()).st_size)
-        if copied_hex != hex_:
-            raise _changed(path, os.stat(path))
-        store.install(tmp, hex_)
+        with open(path, "rb") as src, open(tmp, "xb+") as dst:
+            hex_, size = hashing.copy_file_and_hash(src, dst, st.st_size)
+            after = os.fstat(src.fileno())
+        if size != st.st_size or after.st_size != size or not _same_stat(st, after):
+            raise _changed(path, st)
+        if not store.exists(hex_):
+            store.install(tmp, hex_)
+        return hex_
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
@@ -72,17 +81,18 @@ def hash_files(
     *,
     jobs: int | None = None,
     progress: Callable[[int], None] | None = None,
+    remember: bool = True,
 ) -> list[str]:
     """Content hex of each file; with ``store``, also make sure each is in the cache.
 
     A file whose stat matches the stat cache is not read at all (unless its
-    object is missing from ``store``).
+    object is missing from ``store``). Without ``remember`` the hashes are not added
+    to the stat cache (the caller keeps them, as folder snapshots do).
     """
-    statcache.preload(len(items))
     results: list[str | None] = [None] * len(items)
     todo: list[int] = []
-    for i, (_, st) in enumerate(items):
-        cached = statcache.get(st)
+    cached_hexes = statcache.get_many([st for _, st in items])
+    for i, cached in enumerate(cached_hexes):
         if cached is not None and (store is None or store.exists(cached)):
             results[i] = cached
         else:
@@ -91,11 +101,15 @@ def hash_files(
         progress(len(items) - len(todo))
 
     def work(batch: Sequence[int]) -> None:
+        # Taken before any of these files is read: the stat cache trusts a stat only
+        # if the file was not written within the racy window before its content was.
+        read_at = time.time_ns()
         for i in batch:
             path, st = items[i]
             hex_ = _ingest_one(path, st, store)
             results[i] = hex_
-            statcache.put(st, hex_)
+            if remember:
+                statcache.put(st, hex_, read_at_ns=read_at)
         if progress:
             progress(len(batch))
 

@@ -62,7 +62,7 @@ class ObjectStore:
             return None
         digest = bytes.fromhex(hex_)
         for pack in self.packs:
-            if digest in pack.entries:
+            if pack.find(digest) is not None:
                 return pack
         return None
 
@@ -115,9 +115,9 @@ class ObjectStore:
         self._writer = PackWriter(self.packs_dir)
         try:
             yield
-            idx = self._writer.close()
-            if idx is not None and self._packs is not None:
-                self._packs.append(PackIndex(idx))
+            self._writer.close()
+            if self._packs is not None:
+                self._packs.extend(PackIndex(idx) for idx in self._writer.published)
         finally:
             if self._writer is not None:
                 self._writer.abort()
@@ -169,7 +169,7 @@ class ObjectStore:
             del entries[bytes.fromhex(hex_)]
             table = b"".join(ENTRY.pack(d, o, s) for d, (o, s) in sorted(entries.items()))
             fsutil.write_atomic(pack.idx_path, MAGIC + table, mode=0o444)
-            pack._entries = entries
+            pack.reload()
 
     # -- listing and housekeeping --------------------------------------------------
 

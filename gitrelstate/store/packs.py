@@ -11,6 +11,7 @@ leaves no half-visible pack.  Packs are immutable.
 from __future__ import annotations
 
 import contextlib
+import mmap
 import operator
 import os
 import struct
@@ -66,28 +67,75 @@ def check_index(raw: bytes, pack_size: int, *, max_entries: int | None = None) -
 
 
 class PackIndex:
-    """The lookup table of one pack, loaded lazily."""
+    """The lookup table of one pack: looked up by binary search in the mapped index file
+    (an index of 10^6 objects costs no load time and only the pages it touches), or
+    loaded whole by :attr:`entries` for those that walk it."""
 
     def __init__(self, idx_path: Path) -> None:
         self.idx_path = idx_path
         self.pack_path = idx_path.with_suffix(".pack")
         self._entries: dict[bytes, tuple[int, int]] | None = None
+        self._table: mmap.mmap | None = None
+        self._count = 0
         self._fd: int | None = None
+
+    def _mapped(self) -> mmap.mmap:
+        if self._table is None:
+            with open(self.idx_path, "rb") as f:
+                size = os.fstat(f.fileno()).st_size
+                if size < len(MAGIC) or (size - len(MAGIC)) % ENTRY.size:
+                    raise OSError(f"malformed pack index {self.idx_path.name}")
+                table = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+            if table[: len(MAGIC)] != MAGIC:
+                table.close()
+                raise OSError(f"malformed pack index {self.idx_path.name}")
+            self._table, self._count = table, (size - len(MAGIC)) // ENTRY.size
+        return self._table
 
     @property
     def entries(self) -> Entries:
         if self._entries is None:
-            raw = self.idx_path.read_bytes()
-            if not raw.startswith(MAGIC) or (len(raw) - len(MAGIC)) % ENTRY.size:
-                raise OSError(f"malformed pack index {self.idx_path.name}")
+            table = self._mapped()
             self._entries = {
                 digest: (offset, size)
-                for digest, offset, size in ENTRY.iter_unpack(memoryview(raw)[len(MAGIC) :])
+                for digest, offset, size in ENTRY.iter_unpack(table[len(MAGIC) :])
             }
         return self._entries
 
+    def find(self, digest: bytes) -> tuple[int, int] | None:
+        """(offset, size) of ``digest`` in the pack, or None."""
+        if self._entries is not None:
+            return self._entries.get(digest)
+        table = self._mapped()
+        lo, hi = 0, self._count
+        while lo < hi:
+            mid = (lo + hi) // 2
+            at = len(MAGIC) + ENTRY.size * mid
+            found = table[at : at + 32]
+            if found < digest:
+                lo = mid + 1
+            elif found > digest:
+                hi = mid
+            else:
+                _, offset, size = ENTRY.unpack_from(table, at)
+                return offset, size
+        return None
+
+    def __contains__(self, digest: bytes) -> bool:
+        return self.find(digest) is not None
+
+    def reload(self) -> None:
+        """Read the index file again (after it was rewritten)."""
+        if self._table is not None:
+            self._table.close()
+        self._table = None
+        self._entries = None
+
     def read(self, digest: bytes) -> bytes:
-        offset, size = self.entries[digest]
+        found = self.find(digest)
+        if found is None:
+            raise KeyError(digest.hex())
+        offset, size = found
         if self._fd is None:
             self._fd = os.open(self.pack_path, os.O_RDONLY)
         if size > PACKABLE or offset + size > os.fstat(self._fd).st_size:
@@ -103,47 +151,72 @@ class PackIndex:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+        if self._table is not None:
+            self._table.close()
+            self._table = None
+
+
+# A writer starts a new pack after this many objects (docs/spec.md 7.1).
+MAX_OBJECTS = 262_144
+# An object's place in a pack being written: offset << SIZE_BITS | size (one int, not a
+# tuple: a pack of 10^6 objects is indexed in memory while it is written).
+SIZE_BITS = 17
 
 
 class PackWriter:
-    """Collects small objects and writes them as one pack on :meth:`close`."""
+    """Collects small objects and writes them as packs (one per ``MAX_OBJECTS``),
+    publishing the last on :meth:`close`."""
 
     def __init__(self, packs_dir: Path) -> None:
         self.packs_dir = packs_dir
         self._tmp: Path | None = None
         self._file: object = None
         self._offset = 0
-        self._index: dict[bytes, tuple[int, int]] = {}
+        self._index: dict[bytes, int] = {}
+        self._done: set[bytes] = set()  # in packs this writer already published
+        self.published: list[Path] = []
         self._lock = threading.Lock()  # ingest adds from a thread pool
 
     def __len__(self) -> int:
-        return len(self._index)
+        return len(self._index) + len(self._done)
 
     def __contains__(self, digest: bytes) -> bool:
-        return digest in self._index
+        return digest in self._index or digest in self._done
 
     def add(self, digest: bytes, data: bytes) -> None:
         with self._lock:
             self._add(digest, data)
 
     def _add(self, digest: bytes, data: bytes) -> None:
-        if digest in self._index:
+        if digest in self._index or digest in self._done:
             return
+        if len(self._index) >= MAX_OBJECTS:
+            self._done.update(self._index)
+            self._publish()
         if self._tmp is None:
             self.packs_dir.mkdir(parents=True, exist_ok=True)
             self._tmp = self.packs_dir / f"{fsutil.TMP_MARKER}{os.getpid()}-{os.urandom(8).hex()}"
             self._file = open(self._tmp, "xb")  # noqa: SIM115 - closed in close()/abort()
+            self._offset = 0
         faults.checkpoint("packs.add")
         self._file.write(data)  # type: ignore[attr-defined]
-        self._index[digest] = (self._offset, len(data))
+        self._index[digest] = self._offset << SIZE_BITS | len(data)
         self._offset += len(data)
 
     def close(self) -> Path | None:
-        """Publish the pack (data first, index last); return the index path."""
-        if self._tmp is None:
-            return None
+        """Publish the pack being written (data first, index last); the last index
+        published by this writer, if any."""
+        if self._tmp is not None:
+            self._publish()
+        return self.published[-1] if self.published else None
+
+    def _publish(self) -> None:
+        assert self._tmp is not None
         self._file.close()  # type: ignore[attr-defined]
-        table = b"".join(ENTRY.pack(d, o, s) for d, (o, s) in sorted(self._index.items()))
+        mask = (1 << SIZE_BITS) - 1
+        table = b"".join(
+            ENTRY.pack(d, v >> SIZE_BITS, v & mask) for d, v in sorted(self._index.items())
+        )
         pack_id = os.urandom(16).hex()
         pack = self.packs_dir / f"pack-{pack_id}.pack"
         idx = self.packs_dir / f"pack-{pack_id}.idx"
@@ -153,7 +226,8 @@ class PackWriter:
         self._tmp = None
         faults.checkpoint("packs.index")
         fsutil.write_atomic(idx, MAGIC + table, mode=0o444)
-        return idx
+        self._index = {}
+        self.published.append(idx)
 
     def abort(self) -> None:
         if self._tmp is not None:

@@ -2,6 +2,7 @@
 
 Stored in SQLite under the git common dir, so it is shared by worktrees, survives
 across runs, and is safe when several processes use it at once (WAL + busy timeout).
+The same database holds the folder snapshots of tracked folders (store/folderstats).
 """
 
 from __future__ import annotations
@@ -10,14 +11,16 @@ import contextlib
 import os
 import sqlite3
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
-from gitrelstate import faults, hashing
+from gitrelstate import faults
 
 # A file modified within the same timestamp tick as our stat would look unchanged
 # afterwards ("racy git"); entries that fresh are not trusted and not stored.
 RACY_WINDOW_NS = 50_000_000
-BULK_THRESHOLD = 512
+# Inodes asked for in one query (SQLite allows 32,766 variables since 3.32).
+QUERY_CHUNK = 900
 
 StatKey = tuple[int, int]
 StatValue = tuple[int, int, int, str]
@@ -37,8 +40,11 @@ class StatCache:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._db: sqlite3.Connection | None = None
-        self._loaded: dict[StatKey, StatValue] | None = None
         self._pending: dict[StatKey, StatValue] = {}
+
+    def connection(self) -> sqlite3.Connection:
+        """The open database (opened on first use; in memory when the file cannot be)."""
+        return self._conn()
 
     def _conn(self) -> sqlite3.Connection:
         if self._db is None:
@@ -69,43 +75,60 @@ class StatCache:
             " mtime_ns INTEGER, ctime_ns INTEGER, hash TEXT, PRIMARY KEY (dev, ino))"
             " WITHOUT ROWID"
         )
-        db.execute(
-            "CREATE TABLE IF NOT EXISTS tree (path TEXT PRIMARY KEY, hash TEXT, digest TEXT)"
-        )
+        from gitrelstate.store.folderstats import SCHEMA
+
+        # Caches written by earlier versions also hold a table 'tree' (one digest per
+        # tracked folder); it is no longer read, and the folder snapshots replace it.
+        for statement in SCHEMA:
+            db.execute(statement)
         return db
 
-    def preload(self, expected: int) -> None:
-        """Load every entry at once when many lookups are coming (one query, not N)."""
-        if self._loaded is None and expected >= BULK_THRESHOLD:
-            rows = self._conn().execute("SELECT dev, ino, size, mtime_ns, ctime_ns, hash FROM stat")
-            self._loaded = {(r[0], r[1]): (r[2], r[3], r[4], r[5]) for r in rows}
+    def get_many(self, stats: Sequence[os.stat_result]) -> list[str | None]:
+        """:meth:`get` for many files at once: one query per few hundred inodes."""
+        found: dict[StatKey, StatValue] = {}
+        by_dev: dict[int, list[int]] = {}
+        for st in stats:
+            key = key_of(st)
+            pending = self._pending.get(key)
+            if pending is not None:
+                found[key] = pending
+            else:
+                by_dev.setdefault(st.st_dev, []).append(st.st_ino)
+        try:
+            db = self._conn()
+            for dev, inodes in by_dev.items():
+                for k in range(0, len(inodes), QUERY_CHUNK):
+                    chunk = inodes[k : k + QUERY_CHUNK]
+                    marks = ",".join("?" * len(chunk))
+                    for row in db.execute(
+                        "SELECT ino, size, mtime_ns, ctime_ns, hash FROM stat"
+                        f" WHERE dev=? AND ino IN ({marks})",
+                        (dev, *chunk),
+                    ):
+                        found.setdefault((dev, row[0]), (row[1], row[2], row[3], row[4]))
+        except sqlite3.Error:
+            pass  # only a speed-up: whatever was not found gets hashed
+        out: list[str | None] = []
+        for st in stats:
+            value = found.get(key_of(st))
+            if value is None or value[:3] != (st.st_size, st.st_mtime_ns, st.st_ctime_ns):
+                out.append(None)
+            else:
+                out.append(value[3])
+        return out
 
     def get(self, st: os.stat_result) -> str | None:
         """The cached hex for this exact stat, or None when the file must be hashed."""
-        key = key_of(st)
-        value = self._pending.get(key)
-        if value is None:
-            if self._loaded is not None:
-                value = self._loaded.get(key)
-            else:
-                row = (
-                    self._conn()
-                    .execute(
-                        "SELECT size, mtime_ns, ctime_ns, hash FROM stat WHERE dev=? AND ino=?",
-                        key,
-                    )
-                    .fetchone()
-                )
-                value = (row[0], row[1], row[2], row[3]) if row else None
-        if value is None:
-            return None
-        if value[:3] != (st.st_size, st.st_mtime_ns, st.st_ctime_ns):
-            return None
-        return value[3]
+        return self.get_many([st])[0]
 
-    def put(self, st: os.stat_result, hex_: str) -> None:
-        """Remember ``hex_`` for this stat (written on :meth:`flush`)."""
-        now = time.time_ns()
+    def put(self, st: os.stat_result, hex_: str, *, read_at_ns: int | None = None) -> None:
+        """Remember ``hex_`` for this stat (written on :meth:`flush`).
+
+        ``read_at_ns`` is a time taken before the content was read (default: now); a
+        file modified less than the racy window before it is not remembered, since a
+        second write within the same timestamp tick would leave its stat unchanged.
+        """
+        now = time.time_ns() if read_at_ns is None else read_at_ns
         if now - max(st.st_mtime_ns, st.st_ctime_ns) < RACY_WINDOW_NS:
             return
         self._pending[key_of(st)] = value_of(st, hex_)
@@ -129,8 +152,6 @@ class StatCache:
             # A full disk or a lock held too long: losing these entries costs a rehash.
             self._pending.clear()
             return
-        if self._loaded is not None:
-            self._loaded.update(self._pending)
         self._pending.clear()
 
     def close(self) -> None:
@@ -140,48 +161,3 @@ class StatCache:
         if self._db is not None:
             self._db.close()
             self._db = None
-
-    # -- whole trees ----------------------------------------------------------
-    # For a tracked folder, one digest over every file's (path, stat) lets an
-    # unchanged tree be recognised without looking up each file.
-
-    def tree_matches(self, path: str, content_id: str, digest: str | None) -> bool:
-        if digest is None:
-            return False
-        row = self._conn().execute("SELECT hash, digest FROM tree WHERE path=?", (path,)).fetchone()
-        return row is not None and row[0] == content_id and row[1] == digest
-
-    def remember_tree(self, path: str, content_id: str, digest: str | None) -> None:
-        if digest is None:
-            return
-        with contextlib.suppress(sqlite3.OperationalError):  # a full disk: only a speed-up
-            self._conn().execute(
-                "INSERT OR REPLACE INTO tree VALUES (?, ?, ?)", (path, content_id, digest)
-            )
-
-
-def tree_digest(files: dict[str, os.stat_result]) -> str | None:
-    """A digest of every file's path and stat; None if any file is too fresh to trust.
-
-    It follows the order of ``files`` (the walk's order, stable while nothing
-    changes): a different order only costs a full comparison, never a wrong answer.
-    """
-    from array import array
-
-    if not files:
-        return None
-    fields = array(
-        "q",
-        [
-            x
-            for st in files.values()
-            for x in (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_mode)
-        ],
-    )
-    newest = time.time_ns() - RACY_WINDOW_NS
-    if max(fields[3::6]) > newest or max(fields[4::6]) > newest:
-        return None
-    h = hashing.hasher()
-    h.update("\0".join(files).encode("utf-8", "surrogateescape"))
-    h.update(fields.tobytes())
-    return str(h.hexdigest())

@@ -1,30 +1,49 @@
-"""Turning work-tree data into cached objects and a pointer (the core of ``track``)."""
+"""Turning work-tree data into cached objects and a pointer (the core of ``track``).
+
+A folder is walked once, in the order its listing names files, and the listing is
+streamed out as it goes (into the cache, or into memory when nothing is stored):
+memory holds one folder's files, the folder snapshot rows and the pack index being
+written, never the whole tree's stats or listing. Files whose stat matches the
+previous listing's snapshot are neither read nor looked up.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import stat as stat_mod
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from gitrelstate import hashing, ui
 from gitrelstate.repo import Repo
-from gitrelstate.state.manifest import Entry, Manifest
+from gitrelstate.state.manifest import ListingWriter, Manifest
 from gitrelstate.state.pointer import DataPointer
-from gitrelstate.store import ingest
-from gitrelstate.store.statcache import tree_digest
-from gitrelstate.workspace.walk import is_executable, walk_files
+from gitrelstate.store import folderstats, ingest
+from gitrelstate.store.folderstats import FolderRecord
+from gitrelstate.workspace.walk import Segment, is_executable, walk_segments
 
 
 @dataclass(frozen=True)
 class Snapshot:
-    """What a path holds now: its content id, size, file count (dirs) and manifest."""
+    """What a path holds now: its content id, size, file count (dirs) and, for a folder
+    hashed without storing it, its listing's bytes."""
 
     hash: str
     size: int
     nfiles: int | None
     executable: bool
-    manifest: Manifest | None
+    listing: bytes | None = None
+
+    @property
+    def manifest(self) -> Manifest | None:
+        """The listing parsed (only when it was kept: a folder snapshot without storing)."""
+        if self.listing is None:
+            return None
+        return Manifest.from_bytes(self.listing, "folder listing")
 
 
 def snapshot(
@@ -37,44 +56,162 @@ def snapshot(
 ) -> Snapshot:
     """Hash ``path`` (file or folder); with ``store``, put every object in the cache.
 
-    A folder whose files' stats all match what was recorded when ``previous``
-    was last seen clean is not looked at further: re-tracking it costs stats.
+    A folder whose files' stats all match the snapshot recorded for ``previous``'s
+    listing is not looked at further: re-tracking it costs stats.
     """
     st = os.stat(path)
-    target_store = repo.cache if store else None
     if stat_mod.S_ISDIR(st.st_mode):
-        files = walk_files(path, repo.root, cache_root=repo.cache.root)
-        if (
-            previous is not None
-            and previous.is_dir
-            and repo.statcache.tree_matches(str(path), previous.hash, tree_digest(files))
-            and repo.cache.exists(hashing.hex_of(previous.hash))
-        ):
-            return Snapshot(previous.hash, previous.size, previous.nfiles, False, None)
-        names = sorted(files)
-        base = str(path)
-        items = [(os.path.join(base, name), files[name]) for name in names]
-        # Small new files go into one pack (published before the manifest below).
-        with repo.cache.packing(), ui.progress(len(items), label) as progress:
-            hexes = ingest.hash_files(items, repo.statcache, target_store, progress=progress)
-        manifest = Manifest(
-            {
-                name: Entry(hex_, files[name].st_size, is_executable(files[name]))
-                for name, hex_ in zip(names, hexes, strict=True)
-            }
-        )
-        raw = manifest.to_bytes()
-        manifest_hex = hashing.hash_bytes(raw)
-        if store:
-            # Written after every file it lists: a manifest in the cache means
-            # the whole tree is there.
-            repo.cache.add_bytes(manifest_hex, raw)
-            repo.statcache.remember_tree(base, hashing.content_id(manifest_hex), tree_digest(files))
-        return Snapshot(
-            hashing.content_id(manifest_hex), manifest.size, manifest.nfiles, False, manifest
-        )
-    [hex_] = ingest.hash_files([(path, st)], repo.statcache, target_store)
-    return Snapshot(hashing.content_id(hex_), st.st_size, None, is_executable(st), None)
+        try:
+            return _FolderSnapshot(repo, path, store, previous).run(label)
+        except folderstats.Damaged:
+            # A snapshot row that does not decode: hash against nothing remembered.
+            return _FolderSnapshot(repo, path, store, None).run(label)
+    [hex_] = ingest.hash_files([(path, st)], repo.statcache, repo.cache if store else None)
+    return Snapshot(hashing.content_id(hex_), st.st_size, None, is_executable(st))
+
+
+class _FolderSnapshot:
+    """One pass over a folder: hash what changed, stream the listing, note the rows."""
+
+    def __init__(self, repo: Repo, path: Path, store: bool, previous: DataPointer | None):
+        self.repo = repo
+        self.path = path
+        self.store = store
+        self.previous = previous if previous is not None and previous.is_dir else None
+        self.prev: folderstats.Snapshot | None = None
+        if self.previous is not None and repo.cache.exists(hashing.hex_of(self.previous.hash)):
+            # The previous listing is in the cache, so every file it lists is too.
+            self.prev = folderstats.open_snapshot(repo.statcache, str(path), self.previous.hash)
+        self.trusted_before = folderstats.trust_limit()
+        self.records: list[tuple[str, FolderRecord]] = []
+        self.partial: dict[str, FolderRecord] = {}
+        self.prev_rows: dict[str, FolderRecord | None] = {}
+
+    def run(self, label: str) -> Snapshot:
+        expected = (self.previous.nfiles or 0) if self.previous is not None else 0
+        cache = self.repo.cache
+        tmp = cache.tmp_path() if self.store else None
+        out: BinaryIO = open(tmp, "xb") if tmp is not None else io.BytesIO()  # noqa: SIM115
+        try:
+            with self._packing(), ui.progress(expected, label) as done:
+                writer = ListingWriter(out, hashing.hasher())
+                unchanged = self._walk(writer, done)
+                hex_ = "" if unchanged else writer.finish()
+            # The packs are published now: the listing may follow its files.
+            if unchanged:
+                assert self.previous is not None
+                p = self.previous
+                return Snapshot(p.hash, p.size, p.nfiles, False)
+            content_id = hashing.content_id(hex_)
+            if tmp is None:
+                assert isinstance(out, io.BytesIO)
+                return Snapshot(content_id, writer.size, writer.nfiles, False, out.getvalue())
+            out.close()
+            if not cache.exists(hex_):
+                cache.install(tmp, hex_)
+            folderstats.save_snapshot(self.repo.statcache, str(self.path), content_id, self.records)
+            return Snapshot(content_id, writer.size, writer.nfiles, False)
+        finally:
+            out.close()
+            if tmp is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    tmp.unlink()
+
+    def _walk(self, writer: ListingWriter, done: Callable[[int], None]) -> bool:
+        """Write every entry; True when every folder matched the previous snapshot (then
+        nothing was written: the listing is the previous one)."""
+        # While every folder so far matched the previous snapshot, nothing is written
+        # yet: if all do, the listing is the previous one and need not be made again.
+        deferred: list[str] | None = [] if self.prev is not None else None
+        segments = walk_segments(self.path, self.repo.root, cache_root=self.repo.cache.root)
+        for seg in segments:
+            whole = seg.last and seg.prefix not in self.partial
+            if whole and not seg.names:
+                continue
+            if whole and self.prev is not None:
+                rows = folderstats.stat_rows(seg.stats)
+                if self.prev.digests.get(seg.prefix) == folderstats.digest(seg.names, rows):
+                    done(len(seg.names))
+                    if deferred is not None:
+                        deferred.append(seg.prefix)
+                    else:
+                        self._copy_folder(writer, seg.prefix)
+                    continue
+            if deferred is not None:
+                for folder in deferred:
+                    self._copy_folder(writer, folder)
+                deferred = None
+            self._add_segment(writer, seg)
+            done(len(seg.names))
+        if deferred is None:
+            return False
+        assert self.prev is not None
+        if set(deferred) == self.prev.digests.keys():
+            return True
+        for folder in deferred:  # some folder went away: the listing is a new one
+            self._copy_folder(writer, folder)
+        return False
+
+    def _copy_folder(self, writer: ListingWriter, folder: str) -> None:
+        """A folder that matched its row: its entries are the row's."""
+        assert self.prev is not None
+        record = self.prev.load(folder)
+        if record is None:
+            raise folderstats.Damaged(f"no row for {folder!r}")
+        executable = [bool(m & stat_mod.S_IXUSR) for m in record.modes()]
+        writer.add([folder + n for n in record.names], record.hexes(), record.sizes(), executable)
+        self.records.append((folder, record))
+
+    def _add_segment(self, writer: ListingWriter, seg: Segment) -> None:
+        known = self._previous_row(seg.prefix)
+        index = known.index() if known is not None else {}
+        hexes: list[str | None] = []
+        todo: list[int] = []
+        for k, (name, st) in enumerate(zip(seg.names, seg.stats, strict=True)):
+            i = index.get(name)
+            if known is not None and i is not None and known.row(i) == folderstats.stat_fields(st):
+                hexes.append(known.hex(i))
+            else:
+                hexes.append(None)
+                todo.append(k)
+        if todo:
+            base = str(self.path)
+            items = [(os.path.join(base, seg.prefix + seg.names[k]), seg.stats[k]) for k in todo]
+            found = ingest.hash_files(
+                items,
+                self.repo.statcache,
+                self.repo.cache if self.store else None,
+                remember=False,  # the folder rows below remember them
+            )
+            for k, hex_ in zip(todo, found, strict=True):
+                hexes[k] = hex_
+        final = [h for h in hexes if h is not None]
+        assert len(final) == len(hexes)
+        paths = [seg.prefix + n for n in seg.names]
+        writer.add(paths, final, [st.st_size for st in seg.stats], map(is_executable, seg.stats))
+        record = self.partial.pop(seg.prefix, None) or FolderRecord.empty()
+        for name, st, hex_ in zip(seg.names, seg.stats, final, strict=True):
+            record.add(name, folderstats.trusted_row(st, self.trusted_before), hex_)
+        if seg.last:
+            self.records.append((seg.prefix, record))
+        else:
+            self.partial[seg.prefix] = record
+
+    def _previous_row(self, folder: str) -> FolderRecord | None:
+        if self.prev is None:
+            return None
+        if folder not in self.prev_rows:
+            self.prev_rows[folder] = self.prev.load(folder)
+        return self.prev_rows[folder]
+
+    @contextlib.contextmanager
+    def _packing(self) -> Iterator[None]:
+        # Small new files go into packs, published before the listing is stored.
+        if self.store:
+            with self.repo.cache.packing():
+                yield
+        else:
+            yield
 
 
 def pointer_from(snap: Snapshot, name: str, previous: DataPointer | None) -> DataPointer:
