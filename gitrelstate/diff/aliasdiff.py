@@ -53,9 +53,7 @@ def _move(
         after = _release_state(b, y)
     except RelstateError as exc:
         return AliasMove(name, "moved", _doc(x), _doc(y), note=exc.message)
-    return AliasMove(
-        name, "moved", _doc(x), _doc(y), diff_states(before, after, layers, listings)
-    )
+    return AliasMove(name, "moved", _doc(x), _doc(y), diff_states(before, after, layers, listings))
 
 
 def _release_state(side: State, alias: Alias) -> State:
@@ -63,9 +61,7 @@ def _release_state(side: State, alias: Alias) -> State:
     release = _release_at(side, alias.release)
     where = "the work tree" if side.kind == "worktree" else side.label
     found: Release = aliases.follow(alias, release, where)
-    return State(
-        side.repo, "release", found.name, _commit(found), release=found, alias=alias.name
-    )
+    return State(side.repo, "release", found.name, _commit(found), release=found, alias=alias.name)
 
 
 def _release_at(side: State, name: str) -> Release | None:

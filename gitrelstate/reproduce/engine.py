@@ -332,7 +332,6 @@ class Session:
                 self.report.metrics.extend(_metrics_changes(path, out.path, record))
         self.wt.statcache.flush()
 
-
     def _judge_numerically(
         self, check: OutputCheck, record: RunRecord, out: Artifact, snap: Snapshot | None
     ) -> None:
