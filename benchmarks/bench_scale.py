@@ -132,6 +132,7 @@ class Bench:
             log("DVC not found (see benchmarks/README.md): the DVC columns stay empty")
         self.dvc = dvc
         self.figures: list[Figure] = []
+        self.floors: dict[str, float] = {}  # scenario -> its walk floor (s)
 
     # -- running ------------------------------------------------------------------
 
@@ -227,7 +228,7 @@ class Bench:
         self.make_tree(repo, files, folders)
         os.sync()
         log(f"  data written in {time.perf_counter() - t:.0f} s")
-        floor = self.walk_floor(repo / "data")
+        floor = self.floors["million"] = self.walk_floor(repo / "data")
         log(f"  floor: os.walk + stat of {files:,} files: {floor:.3f} s (median)")
         res = self.relstate(repo, "track", "data")
         self.add(

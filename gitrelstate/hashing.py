@@ -39,9 +39,24 @@ def hex_of(content_id_: str) -> str:
 
 
 def hash_bytes(data: bytes | memoryview) -> str:
+    if len(data) < THREADED_FROM:
+        # The common case of many small files: no per-call import, one call into blake3.
+        return str(_blake3()(data).hexdigest())
     h = hasher(len(data))
     h.update(data)
     return str(h.hexdigest())
+
+
+_BLAKE3: Any = None
+
+
+def _blake3() -> Any:
+    global _BLAKE3
+    if _BLAKE3 is None:
+        from blake3 import blake3
+
+        _BLAKE3 = blake3
+    return _BLAKE3
 
 
 def hash_stream(f: BinaryIO, size_hint: int = 0) -> tuple[str, int]:

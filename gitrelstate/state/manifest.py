@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import repeat
 from typing import Any, BinaryIO, NamedTuple
@@ -224,10 +224,10 @@ def changed_entries(
     the two listings themselves. Anything else is parsed in full (which validates
     it) and compared entry by entry.
     """
-    old_body, new_body = _canonical_body(old_raw), _canonical_body(new_raw)
-    if old_body is not None and new_body is not None:
+    old_start, new_start = _canonical_start(old_raw), _canonical_start(new_raw)
+    if old_start is not None and new_start is not None:
         try:
-            differing = _merge(old_body, new_body)
+            differing = _merge(_lines(old_raw, old_start), _lines(new_raw, new_start))
             if differing is not None:
                 gone = _checked_entries(_parse_lines(differing[0], source), source)
                 came = _checked_entries(_parse_lines(differing[1], source), source)
@@ -261,21 +261,31 @@ def _path_key(line: bytes) -> bytes | None:
     return key
 
 
-def _merge(old_body: bytes, new_body: bytes) -> tuple[list[bytes], list[bytes]] | None:
-    """(lines only in old, lines only in new) of two sorted listing bodies; None when a
-    body turns out not to be sorted where it differs (then the caller parses both)."""
-    old_lines, new_lines = iter(io.BytesIO(old_body)), iter(io.BytesIO(new_body))
+def _lines(raw: bytes, start: int) -> Iterator[bytes]:
+    """The entry lines of a canonical listing from ``start``, without copying it (a
+    BytesIO over bytes shares them until written to)."""
+    stream = io.BytesIO(raw)
+    stream.seek(start)
+    for line in stream:
+        if line == b"]}\n":
+            return
+        yield line
+
+
+def _merge(old: Iterator[bytes], new: Iterator[bytes]) -> tuple[list[bytes], list[bytes]] | None:
+    """(lines only in old, lines only in new) of two sorted listings' lines; None when
+    one turns out not to be sorted where they differ (then the caller parses both)."""
     gone: list[bytes] = []
     came: list[bytes] = []
-    a, b = next(old_lines, None), next(new_lines, None)
+    a, b = next(old, None), next(new, None)
     last_a = last_b = b""
     while a is not None and b is not None:
         if a == b:
-            a, b = next(old_lines, None), next(new_lines, None)
+            a, b = next(old, None), next(new, None)
             continue
         x, y = a.rstrip(b",\n"), b.rstrip(b",\n")
         if x == y:
-            a, b = next(old_lines, None), next(new_lines, None)
+            a, b = next(old, None), next(new, None)
             continue
         ka, kb = _path_key(x), _path_key(y)
         if ka is None or kb is None or ka <= last_a or kb <= last_b:
@@ -283,17 +293,17 @@ def _merge(old_body: bytes, new_body: bytes) -> tuple[list[bytes], list[bytes]] 
         if ka <= kb:
             gone.append(x)
             last_a = ka
-            a = next(old_lines, None)
+            a = next(old, None)
         if kb <= ka:
             came.append(y)
             last_b = kb
-            b = next(new_lines, None)
+            b = next(new, None)
     while a is not None:
         gone.append(a.rstrip(b",\n"))
-        a = next(old_lines, None)
+        a = next(old, None)
     while b is not None:
         came.append(b.rstrip(b",\n"))
-        b = next(new_lines, None)
+        b = next(new, None)
     return gone, came
 
 
@@ -307,15 +317,13 @@ def _parse_lines(lines: list[bytes], source: str) -> list[object]:
     return parsed
 
 
-def _canonical_body(raw: bytes) -> bytes | None:
-    """The entry lines of a listing written by ``to_bytes`` (each ending in ``,\\n`` but
-    the last, in ``\\n``); None if it is not one."""
+def _canonical_start(raw: bytes) -> int | None:
+    """Where the entry lines of a listing written by ``to_bytes`` start; None if it is
+    not one. (A name cannot hold a raw newline: JSON escapes it, so lines are entries.)"""
     if not raw.startswith(HEAD) or not raw.endswith(b"]}\n"):
         return None
-    body = raw[len(HEAD) : -3]
-    if not body:
-        return b""
-    if not (body.startswith(b"\n") and body.endswith(b"\n")):
+    if len(raw) == len(HEAD) + 3:
+        return len(HEAD)  # no entries
+    if raw[len(HEAD) : len(HEAD) + 1] != b"\n" or raw[-4:-3] != b"\n":
         return None
-    # A name cannot hold a raw newline (JSON escapes it), so lines are entries.
-    return body[1:]
+    return len(HEAD) + 1

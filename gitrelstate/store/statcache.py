@@ -41,6 +41,7 @@ class StatCache:
         self.path = path
         self._db: sqlite3.Connection | None = None
         self._pending: dict[StatKey, StatValue] = {}
+        self._known_empty: bool | None = None
 
     def connection(self) -> sqlite3.Connection:
         """The open database (opened on first use; in memory when the file cannot be)."""
@@ -87,6 +88,8 @@ class StatCache:
         """:meth:`get` for many files at once: one query per few hundred inodes."""
         found: dict[StatKey, StatValue] = {}
         by_dev: dict[int, list[int]] = {}
+        if not self._pending and self._empty():
+            return [None] * len(stats)
         for st in stats:
             key = key_of(st)
             pending = self._pending.get(key)
@@ -116,6 +119,16 @@ class StatCache:
             else:
                 out.append(value[3])
         return out
+
+    def _empty(self) -> bool:
+        """Whether the table holds no entry at all (a first track asks nothing then)."""
+        if self._known_empty is None:
+            try:
+                row = self._conn().execute("SELECT 1 FROM stat LIMIT 1").fetchone()
+            except sqlite3.Error:
+                row = None
+            self._known_empty = row is None
+        return self._known_empty
 
     def get(self, st: os.stat_result) -> str | None:
         """The cached hex for this exact stat, or None when the file must be hashed."""
@@ -153,6 +166,7 @@ class StatCache:
             self._pending.clear()
             return
         self._pending.clear()
+        self._known_empty = False
 
     def close(self) -> None:
         # The stat cache is an optimisation; losing an update only costs a rehash.

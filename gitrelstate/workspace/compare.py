@@ -172,41 +172,48 @@ def _check_folder(
 ) -> bool:
     """Compare one folder whose digest differs with its row; True when the row learnt
     new trusted stats (files touched but unchanged) and should be stored again."""
-    index = record.index()
-    listed_seen = bytearray(len(record.names))
+    if names == record.names:
+        # Nothing added or deleted here (the common case): the files whose stat changed
+        # are found in bulk, and only those are looked at.
+        changed = folderstats.changed_indexes(folderstats.stat_rows(stats), record.rows)
+        candidates = [(i, i) for i in changed]
+        added: list[str] = []
+    else:
+        index = record.index()
+        listed_seen = bytearray(len(record.names))
+        candidates = []
+        added = []
+        for k, (name, st) in enumerate(zip(names, stats, strict=True)):
+            i = index.get(name)
+            if i is None:
+                key = folder + name
+                added.append(key)
+                cmp.present[key] = st
+                continue
+            listed_seen[i] = 1
+            if record.row(i) != folderstats.stat_fields(st):
+                candidates.append((k, i))
+        for i, was_seen in enumerate(listed_seen):
+            if not was_seen:
+                key = folder + record.names[i]
+                cmp.deleted.append(key)
+                expected[key] = _entry(record, i)
     suspects: list[tuple[str, int]] = []
-    to_hash: list[str] = []
-    for name, st in zip(names, stats, strict=True):
-        key = folder + name
-        i = index.get(name)
-        if i is None:
-            cmp.added.append(key)
-            cmp.present[key] = st
-            if hash_changed:
-                to_hash.append(key)
-            continue
-        listed_seen[i] = 1
-        if record.row(i) == folderstats.stat_fields(st):
-            continue
-        entry = Entry(record.hex(i), record.size(i), record.executable(i))
-        if entry.size != st.st_size and not hash_changed:
-            cmp.modified.append(key)
-            cmp.present[key] = st
-            expected[key] = entry
-            continue
+    for k, i in candidates:
+        key, st = folder + names[k], stats[k]
         cmp.present[key] = st
-        suspects.append((key, i))
-        to_hash.append(key)
-    for i, was_seen in enumerate(listed_seen):
-        if not was_seen:
-            key = folder + record.names[i]
-            cmp.deleted.append(key)
-            expected[key] = Entry(record.hex(i), record.size(i), record.executable(i))
+        if record.size(i) != st.st_size and not hash_changed:
+            cmp.modified.append(key)
+            expected[key] = _entry(record, i)
+        else:
+            suspects.append((key, i))
+    cmp.added.extend(added)
+    to_hash = [key for key, _ in suspects] + (added if hash_changed else [])
     hexes = _hash(repo, cmp.tracked.data_abs(repo), to_hash, cmp.present)
     learnt = False
     for key, i in suspects:
         st = cmp.present[key]
-        entry = Entry(record.hex(i), record.size(i), record.executable(i))
+        entry = _entry(record, i)
         if hexes[key] == entry.hex and is_executable(st) == entry.executable:
             del cmp.present[key]
             row = folderstats.trusted_row(st, trusted_before)
@@ -217,10 +224,13 @@ def _check_folder(
         cmp.modified.append(key)
         expected[key] = entry
         cmp.current_hex[key] = hexes[key]
-    for key in to_hash:
-        if key not in cmp.current_hex and key in cmp.present:
-            cmp.current_hex[key] = hexes[key]
+    for key in added if hash_changed else []:
+        cmp.current_hex[key] = hexes[key]
     return learnt
+
+
+def _entry(record: FolderRecord, i: int) -> Entry:
+    return Entry(record.hex(i), record.size(i), record.executable(i))
 
 
 def _compare_with_listing(

@@ -83,7 +83,7 @@ class _FolderSnapshot:
             # The previous listing is in the cache, so every file it lists is too.
             self.prev = folderstats.open_snapshot(repo.statcache, str(path), self.previous.hash)
         self.trusted_before = folderstats.trust_limit()
-        self.records: list[tuple[str, FolderRecord]] = []
+        self.records: list[tuple[str, folderstats.Encoded]] = []  # encoded: compact
         self.partial: dict[str, FolderRecord] = {}
         self.prev_rows: dict[str, FolderRecord | None] = {}
 
@@ -160,23 +160,33 @@ class _FolderSnapshot:
             raise folderstats.Damaged(f"no row for {folder!r}")
         executable = [bool(m & stat_mod.S_IXUSR) for m in record.modes()]
         writer.add([folder + n for n in record.names], record.hexes(), record.sizes(), executable)
-        self.records.append((folder, record))
+        self.records.append((folder, record.encode()))
 
     def _add_segment(self, writer: ListingWriter, seg: Segment) -> None:
-        known = self._previous_row(seg.prefix)
-        index = known.index() if known is not None else {}
-        hexes: list[str | None] = []
-        todo: list[int] = []
-        for k, (name, st) in enumerate(zip(seg.names, seg.stats, strict=True)):
-            i = index.get(name)
-            if known is not None and i is not None and known.row(i) == folderstats.stat_fields(st):
-                hexes.append(known.hex(i))
-            else:
-                hexes.append(None)
-                todo.append(k)
+        known = self._previous_row(seg.prefix, seg.last)
+        rows = folderstats.stat_rows(seg.stats)
+        if known is not None and known.names == seg.names:
+            # The folder holds the same names as before (the common case): the files
+            # whose stat changed are found in bulk; the others keep their ids unread.
+            hashes = bytearray(known.hashes)
+            todo = folderstats.changed_indexes(rows, known.rows)
+        else:
+            index = known.index() if known is not None else {}
+            hashes = bytearray(32 * len(seg.names))
+            todo = []
+            for k, (name, st) in enumerate(zip(seg.names, seg.stats, strict=True)):
+                i = index.get(name)
+                if (
+                    known is not None
+                    and i is not None
+                    and known.row(i) == folderstats.stat_fields(st)
+                ):
+                    hashes[32 * k : 32 * k + 32] = known.hashes[32 * i : 32 * i + 32]
+                else:
+                    todo.append(k)
         if todo:
-            base = str(self.path)
-            items = [(os.path.join(base, seg.prefix + seg.names[k]), seg.stats[k]) for k in todo]
+            base = os.path.join(str(self.path), seg.prefix)
+            items = [(base + seg.names[k], seg.stats[k]) for k in todo]
             found = ingest.hash_files(
                 items,
                 self.repo.statcache,
@@ -184,25 +194,31 @@ class _FolderSnapshot:
                 remember=False,  # the folder rows below remember them
             )
             for k, hex_ in zip(todo, found, strict=True):
-                hexes[k] = hex_
-        final = [h for h in hexes if h is not None]
-        assert len(final) == len(hexes)
-        paths = [seg.prefix + n for n in seg.names]
-        writer.add(paths, final, [st.st_size for st in seg.stats], map(is_executable, seg.stats))
-        record = self.partial.pop(seg.prefix, None) or FolderRecord.empty()
-        for name, st, hex_ in zip(seg.names, seg.stats, final, strict=True):
-            record.add(name, folderstats.trusted_row(st, self.trusted_before), hex_)
+                hashes[32 * k : 32 * k + 32] = bytes.fromhex(hex_)
+        raw = bytes(hashes)
+        hexes = [raw[k : k + 32].hex() for k in range(0, len(raw), 32)]
+        sizes = rows[2 :: folderstats.FIELDS]
+        writer.add([seg.prefix + n for n in seg.names], hexes, sizes, map(is_executable, seg.stats))
+        record = FolderRecord(
+            seg.names, folderstats.trusted_rows(rows, self.trusted_before), hashes
+        )
+        held = self.partial.pop(seg.prefix, None)
+        if held is not None:
+            held.extend(record)
+            record = held
         if seg.last:
-            self.records.append((seg.prefix, record))
+            self.records.append((seg.prefix, record.encode()))
         else:
             self.partial[seg.prefix] = record
 
-    def _previous_row(self, folder: str) -> FolderRecord | None:
+    def _previous_row(self, folder: str, last: bool) -> FolderRecord | None:
+        """The previous row of ``folder``, loaded once while its segments come."""
         if self.prev is None:
             return None
         if folder not in self.prev_rows:
             self.prev_rows[folder] = self.prev.load(folder)
-        return self.prev_rows[folder]
+        # Kept while a folder split by its sub-folders comes in several segments.
+        return self.prev_rows.pop(folder) if last else self.prev_rows[folder]
 
     @contextlib.contextmanager
     def _packing(self) -> Iterator[None]:

@@ -108,6 +108,25 @@ def walk_segments(
             raise RelstateError(f"cannot read folder {folder}: {exc.strerror}") from None
         files: list[tuple[str, os.stat_result]] = []
         dirs: list[str] = []
+        joined = "/".join([e.name for e in entries])  # no name holds a '/'
+        if (
+            joined.isascii()
+            and joined.isprintable()
+            and "\\" not in joined
+            and TMP_MARKER not in joined
+            and ".git" not in joined.lower()
+        ):
+            # Every name is plain (the common case): the rules below cannot refuse or
+            # skip any, so regular files are taken in one pass and the rest looked at.
+            files = [
+                (e.name, e.stat(follow_symlinks=False))
+                for e in entries
+                if e.is_file(follow_symlinks=False)
+            ]
+            if len(files) < len(entries):
+                entries = [e for e in entries if not e.is_file(follow_symlinks=False)]
+            else:
+                entries = []
         for entry in entries:
             name = entry.name
             if name.startswith(TMP_MARKER):
