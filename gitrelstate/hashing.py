@@ -106,7 +106,7 @@ def copy_and_hash(src: BinaryIO, dst: BinaryIO, size_hint: int = 0) -> tuple[str
 
 
 # The unit of a pipelined copy: the kernel copies one while the previous is hashed.
-COPY_CHUNK = 32 * 1024 * 1024
+COPY_CHUNK = 16 * 1024 * 1024
 
 
 def copy_file_and_hash(src: BinaryIO, dst: BinaryIO, size: int) -> tuple[str, int]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import stat as stat_mod
+from array import array
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -136,11 +137,12 @@ def _compare_with_snapshot(
     for folder, names, stats in whole_folders(segments):
         cmp.found = (cmp.found or 0) + len(names)
         seen.add(folder)
-        if snapshot.digests.get(folder) == folderstats.digest(names, folderstats.stat_rows(stats)):
+        rows = folderstats.stat_rows(stats)
+        if snapshot.digests.get(folder) == folderstats.digest(names, rows):
             continue
         record = snapshot.load(folder) or FolderRecord.empty()
         if _check_folder(
-            repo, cmp, expected, folder, names, stats, record, hash_changed, trusted_before
+            repo, cmp, expected, (folder, names, stats, rows), record, hash_changed, trusted_before
         ):
             refreshed.append((folder, record))
             if len(refreshed) >= UPDATE_BATCH:
@@ -163,19 +165,19 @@ def _check_folder(
     repo: Repo,
     cmp: Comparison,
     expected: dict[str, Entry],
-    folder: str,
-    names: list[str],
-    stats: list[os.stat_result],
+    found: tuple[str, list[str], list[os.stat_result], array[int]],
     record: FolderRecord,
     hash_changed: bool,
     trusted_before: int,
 ) -> bool:
-    """Compare one folder whose digest differs with its row; True when the row learnt
-    new trusted stats (files touched but unchanged) and should be stored again."""
+    """Compare one folder (prefix, names, stats, their stat rows) whose digest differs
+    with its row; True when the row learnt new trusted stats (files touched but
+    unchanged) and should be stored again."""
+    folder, names, stats, rows = found
     if names == record.names:
         # Nothing added or deleted here (the common case): the files whose stat changed
         # are found in bulk, and only those are looked at.
-        changed = folderstats.changed_indexes(folderstats.stat_rows(stats), record.rows)
+        changed = folderstats.changed_indexes(rows, record.rows)
         candidates = [(i, i) for i in changed]
         added: list[str] = []
     else:
