@@ -179,14 +179,6 @@ class Repo:
 
     # -- shared resources ----------------------------------------------------
 
-    def environment_variables(self) -> list[str]:
-        """Extra variable names/patterns to capture (``environment.variables`` in config)."""
-        patterns: list[str] = []
-        for doc in (self.read_config_doc(), self.read_config_doc(local=True)):
-            env = doc.get("environment") or {}
-            patterns.extend(str(p) for p in env.get("variables") or [])
-        return patterns
-
     @cached_property
     def statcache(self) -> StatCache:
         return StatCache(self.private_dir / "statcache.sqlite")

@@ -29,9 +29,12 @@ class Listings:
     notes that per-file changes are not shown; that is not trouble (docs/pr-review.md).
     """
 
-    def __init__(self, repo: Repo, nfiles: Callable[[str], int | None]) -> None:
+    def __init__(
+        self, repo: Repo, nfiles: Callable[[str], int | None], commits: Sequence[str] = ()
+    ) -> None:
         self.repo = repo
         self.nfiles = nfiles  # content id -> file count its pointer declares
+        self.commits = commits  # the compared states' commits
         self._remote: Remote | None = None
         self._remote_failed = False
 
@@ -55,6 +58,7 @@ class Listings:
             return None
         from gitrelstate.remotes import listings
         from gitrelstate.remotes.remote import resolve as resolve_remote
+        from gitrelstate.remotes.remote import settings_agree
 
         if self._remote is None:
             try:
@@ -62,6 +66,15 @@ class Listings:
             except RelstateError as exc:  # none set, or one this clone may not use
                 self._remote_failed = True
                 ui.debug(f"diff: no folder listings from a remote ({exc.message})")
+                return None
+            if not settings_agree(self.repo, self._remote.name, self.commits):
+                # A pull request that changes the remote's endpoint must not send this
+                # machine's credentials (CI's) there: compare without it.
+                self._remote_failed = True
+                ui.warn(
+                    f"folder listings not read from remote '{self._remote.name}': its "
+                    "committed settings differ between the compared states"
+                )
                 return None
         try:
             raw, _ = listings.read_listing(
@@ -122,7 +135,8 @@ def diff(
         ref_b = refs[1] if len(refs) > 1 else None
         a, b = states.resolve_pair(repo, ref_a, ref_b)
         chosen = tuple(layers) or LAYERS
-        listings = Listings(repo, _declared_nfiles(a, b))
+        commits = [side.commit for side in (a, b) if side.commit]
+        listings = Listings(repo, _declared_nfiles(a, b), commits)
         result = diff_states(a, b, chosen, listings)
         moved = alias_changes(a, b, chosen, listings)
         if moved is not None:

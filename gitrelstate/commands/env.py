@@ -16,6 +16,7 @@ from typing import Any
 
 from gitrelstate import refs, ui
 from gitrelstate.environment import envnotes
+from gitrelstate.environment.variables import configured_patterns
 from gitrelstate.errors import ComparisonTrouble, RelstateError
 from gitrelstate.repo import Repo
 from gitrelstate.runs import executor, records
@@ -103,7 +104,7 @@ def env_check(repo: Repo, ref: str | None, *, as_json: bool) -> int:
             live = capture_environment(
                 python=executor.interpreter_for(record.command, repo.abspath(record.wdir)),
                 repo_root=repo.root,
-                variables=tuple(repo.environment_variables())
+                variables=tuple(configured_patterns(repo))
                 + tuple(record.extra.get("env_vars", [])),
                 secret_key=load_or_create_secret_key(repo.private_dir),
             )

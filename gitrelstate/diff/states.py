@@ -11,6 +11,7 @@ from functools import cached_property
 from typing import Any
 
 from gitrelstate import git, refs, ui, values
+from gitrelstate.environment.variables import configured_patterns
 from gitrelstate.errors import RelstateError
 from gitrelstate.guard import limits
 from gitrelstate.releases import aliases
@@ -218,7 +219,7 @@ class State:
             if newest is not None
             else None
         )
-        variables = tuple(self.repo.environment_variables())
+        variables = tuple(configured_patterns(self.repo))
         for record in self.runs.values():
             variables += tuple(record.extra.get("env_vars", []))
         return capture_environment(

@@ -79,7 +79,9 @@ def capture_environment(
     interpreter = dict(probed["interpreter"])
     if isinstance(interpreter.get("executable"), str):
         interpreter["executable"] = canonical_executable(interpreter["executable"])
-    return {
+    from gitrelstate.guard import secrets
+
+    doc = {
         "interpreter": interpreter,
         "platform": probed["platform"],
         "hardware": hardware,
@@ -87,6 +89,10 @@ def capture_environment(
         "lockfiles": capture_lockfiles(repo_root) if repo_root is not None else {},
         "variables": capture_variables(variables, secret_key),
     }
+    # The one redaction every writer shares (notes, records, releases, exports): what a
+    # probe found in a package URL or a variable's value never leaves in clear.
+    redacted: dict[str, Any] = secrets.redact(doc, secret_key)
+    return redacted
 
 
 # The names one interpreter goes by in its folder, the preferred first: a venv's

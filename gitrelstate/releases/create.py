@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from gitrelstate import faults, fsutil, git, ui
+from gitrelstate.environment.variables import configured_patterns
 from gitrelstate.errors import RelstateError
 from gitrelstate.releases.registry import exists, parse, tag_name
 from gitrelstate.repo import Repo
@@ -276,7 +277,7 @@ def _environment(
 
     return capture_environment(
         repo_root=repo.root,
-        variables=tuple(repo.environment_variables()),
+        variables=tuple(configured_patterns(repo)),
         secret_key=load_or_create_secret_key(repo.private_dir),
     )
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -221,6 +221,40 @@ def check_binding(repo: Repo, config: RemoteConfig) -> None:
         f"delete the 'pinned:' line of remotes.{name} in .relstate/config.local.yaml (the "
         "new settings are pinned on the next use)",
     )
+
+
+def settings_agree(repo: Repo, name: str, revs: Iterable[str]) -> bool:
+    """Whether remote ``name``'s committed settings (URL, options, client) are the same in
+    the work tree and at every revision of ``revs`` (a remote only this machine's
+    config.local.yaml names agrees).
+
+    A comparison across commits (``diff BASE HEAD`` in CI) must not let the newer side
+    choose where the machine's ambient credentials go: a pull request that changes a
+    remote's endpoint is compared without that remote.
+    """
+    from gitrelstate import git
+    from gitrelstate.guard import limits
+    from gitrelstate.repo import CONFIG, STATE_DIR
+    from gitrelstate.state import yamlio
+
+    here = (repo.read_config_doc().get("remotes") or {}).get(name)
+    if here is None:
+        return True  # set in config.local.yaml only: this machine chose it
+    wanted = config_model.fingerprint(here)
+    for rev in dict.fromkeys(revs):
+        where = f"{rev}:{STATE_DIR}/{CONFIG}"
+        size = git.run(repo.root, ["cat-file", "-s", where], check=False).strip()
+        if not size.isdigit() or int(size) > limits.CONFIG.max_bytes:
+            return False  # no config there, or more than a config may be: not the same
+        try:
+            raw = git.run_bytes(repo.root, ["cat-file", "blob", where])
+            doc = config_model.validate(yamlio.loads(raw, where, cap=limits.CONFIG), where)
+        except RelstateError:
+            return False
+        there = (doc.get("remotes") or {}).get(name)
+        if there is None or config_model.fingerprint(there) != wanted:
+            return False
+    return True
 
 
 def pin(repo: Repo, name: str) -> None:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from gitrelstate import git, hashing, ui
+from gitrelstate.environment.variables import configured_patterns
 from gitrelstate.errors import RelstateError
 from gitrelstate.guard import executables
 from gitrelstate.guard.paths import contained
@@ -162,7 +163,7 @@ class Session:
 
         key = load_or_create_secret_key(self.repo.private_dir)
         live = env.LiveEnvironment(self.wt.root, key)
-        configured = [*self.repo.environment_variables(), *self.wt.environment_variables()]
+        configured = [*configured_patterns(self.repo), *configured_patterns(self.wt)]
         found: dict[str, dict[str, Any]] = {}
         children = {}
         variables = self.report.variables

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from gitrelstate import faults, fsutil, git, ui, values
+from gitrelstate.environment.variables import configured_patterns
 from gitrelstate.errors import RelstateError
 from gitrelstate.repo import RUNS_DIR, Repo
 from gitrelstate.runs.codestate import code_state
@@ -133,7 +134,7 @@ class Execution:
     def _capture_environment(self) -> dict[str, Any]:
         from gitrelstate.environment import capture_environment, load_or_create_secret_key
 
-        configured = self.repo.environment_variables()
+        configured = configured_patterns(self.repo)
         python = (
             None
             if self.in_process

@@ -25,6 +25,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gitrelstate.guard import secrets
 from gitrelstate.state import yamlio
@@ -431,6 +433,58 @@ def test_a_committed_endpoint_change_never_receives_local_credentials(
     assert "not used" in listed.stdout and KEY_ID not in listed.stdout
 
 
+def _ci_clone(
+    tmp_path: Path, run: Runner, attacker_url: str, *, then_more_data: bool = False
+) -> tuple[Path, dict[str, str]]:
+    """The team's repository with a folder on the committed S3 remote, a pull request that
+    changes the data AND points the remote's endpoint at the attacker, and CI's clone of
+    it with CI's own cloud credentials in its environment (none in gitrelstate's files)."""
+    team = make_repo(tmp_path / "team", run)
+    opts = ["-o", "client_kwargs.endpoint_url=http://127.0.0.1:9"]
+    run(team, "remote", "add", "s3", "s3://team-bucket/data", "--default", *opts)
+    (team / "data").mkdir()
+    (team / "data" / "a.csv").write_text("1\n")
+    run(team, "track", "data")
+    commit_all(team, "data v1")
+    git(team, "checkout", "-qb", "pr")
+    (team / "data" / "b.csv").write_text("2\n")
+    run(team, "track", "data")
+    commit_all(team, "more data")
+    _attacker_change(team, options__client_kwargs__endpoint_url=attacker_url)
+    if then_more_data:  # a later commit: both it and its parent name the new endpoint
+        (team / "data" / "c.csv").write_text("3\n")
+        run(team, "track", "data")
+        commit_all(team, "even more data")
+    ci = tmp_path / "ci"
+    git(tmp_path, "clone", "-q", "-b", "pr", str(team), str(ci))
+    env = _env(AWS_ACCESS_KEY_ID=KEY_ID, AWS_SECRET_ACCESS_KEY="ci-secret-value")
+    assert _cli(ci, "init", "--no-hooks", env=env).returncode == 0
+    return ci, env
+
+
+def test_ci_diff_of_a_pr_moving_the_endpoint_sends_nothing_there(
+    tmp_path: Path, run: Runner, attacker: tuple[str, list[str]]
+) -> None:
+    url, seen = attacker
+    ci, env = _ci_clone(tmp_path, run, url)
+    done = _cli(ci, "diff", "origin/main", "HEAD", "--md", env=env)
+    assert done.returncode == 0, done.stderr
+    assert "committed settings differ between the compared states" in done.stderr
+    assert "per-file changes not shown" in done.stdout  # the comment says what it lacks
+    assert seen == []  # neither CI's key id nor a request reached the new endpoint
+
+
+def test_ci_diff_control_same_settings_do_reach_the_remote(
+    tmp_path: Path, run: Runner, attacker: tuple[str, list[str]]
+) -> None:
+    """The control: where both compared commits name the attacker's endpoint, diff asks
+    it for the listings (so the test above can fail); nothing of the PR decided that."""
+    url, seen = attacker
+    ci, env = _ci_clone(tmp_path, run, url, then_more_data=True)
+    _cli(ci, "diff", "HEAD~1", "HEAD", "--md", env=env)
+    assert any(KEY_ID in request for request in seen)
+
+
 def test_the_redirect_is_real_once_the_user_accepts_the_change(
     tmp_path: Path, run: Runner, attacker: tuple[str, list[str]]
 ) -> None:
@@ -670,8 +724,6 @@ def test_remote_errors_and_list_never_show_local_secret_values(repo: Path, run: 
 
 @pytest.mark.slow
 def test_redaction_is_idempotent_and_leaves_nothing_scan_would_find() -> None:
-    hypothesis = pytest.importorskip("hypothesis")
-    st = hypothesis.strategies
     # Secret by what they are (a value secret only by its name, MY_API_KEY's, is not).
     shaped = [v for k, v in LEAKY_VARIABLES.items() if k != "MY_API_KEY"]
     fragments = [*shaped, *MORE_SECRETS.values(), "lr", "0.1", "--api-key",
@@ -682,8 +734,8 @@ def test_redaction_is_idempotent_and_leaves_nothing_scan_would_find() -> None:
         texts, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(names, inner, max_size=4)
     )
 
-    @hypothesis.settings(max_examples=300, deadline=None)
-    @hypothesis.given(docs)
+    @settings(max_examples=300, deadline=None)
+    @given(docs)
     def check(doc: object) -> None:
         clean = secrets.redact(doc, bytes(32))
         assert secrets.redact(clean, bytes(32)) == clean
