@@ -160,7 +160,8 @@ class _FolderSnapshot:
             raise folderstats.Damaged(f"no row for {folder!r}")
         executable = [bool(m & stat_mod.S_IXUSR) for m in record.modes()]
         writer.add([folder + n for n in record.names], record.hexes(), record.sizes(), executable)
-        self.records.append((folder, record.encode()))
+        if self.store:  # rows are kept only for a listing that is stored
+            self.records.append((folder, record.encode()))
 
     def _add_segment(self, writer: ListingWriter, seg: Segment) -> None:
         known = self._previous_row(seg.prefix, seg.last)
@@ -207,7 +208,8 @@ class _FolderSnapshot:
             held.extend(record)
             record = held
         if seg.last:
-            self.records.append((seg.prefix, record.encode()))
+            if self.store:
+                self.records.append((seg.prefix, record.encode()))
         else:
             self.partial[seg.prefix] = record
 
