@@ -10,6 +10,8 @@ import sqlite3
 import time
 from pathlib import Path
 
+import pytest
+
 from gitrelstate import hashing
 from gitrelstate.state.manifest import Entry, Manifest
 from tests.helpers.cli import Runner, make_repo
@@ -167,3 +169,19 @@ def test_retrack_of_nothing_changed_keeps_the_pointer(repo: Path, run: Runner) -
     (repo / "data/b").rename(repo / "data/c")  # a whole folder moves
     run(repo, "track", "data")
     assert _pointer_hash(repo) == _listing_id(repo / "data")
+
+
+def test_large_file_is_copied_once_and_stored_as_hashed(
+    repo: Path, run: Runner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(hashing, "COPY_CHUNK", 1024 * 1024)  # several pipelined chunks
+    data = os.urandom(3 * 1024 * 1024 + 5)
+    (repo / "model.bin").write_bytes(data)
+    run(repo, "track", "model.bin")
+    hex_ = hashing.hash_bytes(data)
+    stored = repo / ".git/relstate/cache/blake3" / hex_[:2] / hex_[2:]
+    assert stored.read_bytes() == data
+    assert not list((repo / ".git/relstate/cache/tmp").iterdir())  # no copy left behind
+    (repo / "model.bin").write_bytes(data)  # same content, new stat: stored once
+    run(repo, "track", "model.bin")
+    assert stored.read_bytes() == data
