@@ -12,7 +12,7 @@ import json
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import repeat
+from itertools import islice, repeat
 from typing import Any, BinaryIO, NamedTuple
 
 from gitrelstate.errors import StateFileError
@@ -211,6 +211,64 @@ def _check_no_file_dir_clash(entries: Mapping[str, Entry], source: str) -> None:
     clash = folders & entries.keys()
     if clash:
         raise StateFileError(f"{source}: manifest lists {min(clash)!r} as a file and as a folder")
+
+
+class NotCanonical(Exception):
+    """A listing that is valid but not in canonical form (its reader parses it whole)."""
+
+
+# Entry lines parsed together when a listing is read as a stream.
+STREAM_CHUNK = 4096
+
+
+def iter_entries(raw: bytes, source: str) -> Iterator[tuple[list[str], list[Entry]]]:
+    """The entries of a canonical listing, in order, a few thousand at a time, each
+    checked as :meth:`Manifest.from_bytes` checks them: memory holds one chunk of
+    parsed entries and the folders on the current path, never the whole listing.
+
+    Raises :class:`NotCanonical` for a listing that is not in canonical form (then read
+    it with :meth:`Manifest.from_bytes`), :class:`StateFileError` for a bad one.
+    """
+    start = _canonical_start(raw)
+    if start is None:
+        raise NotCanonical(source)
+    last = ""
+    # The folders on the current path, each with its file names: a name listed as a
+    # file and as a folder is found when the folder opens (files sort first).
+    open_dirs: list[tuple[str, set[str]]] = [("", set())]
+    lines = _lines(raw, start)
+    while True:
+        chunk = list(islice(lines, STREAM_CHUNK))
+        if not chunk:
+            return
+        parsed = _parse_lines([line.rstrip(b",\n") for line in chunk], source)
+        entries = _fast_entries(parsed)
+        if entries is None:
+            entries = _checked_entries(parsed, source)
+        paths = list(entries)
+        if paths[0] <= last or not all(map(str.__lt__, paths, paths[1:])):
+            raise NotCanonical(source)
+        last = paths[-1]
+        for path in paths:
+            folder, _, name = path.rpartition("/")
+            prefix = folder + "/" if folder else ""
+            if prefix != open_dirs[-1][0]:
+                _open_folder(open_dirs, prefix, source)
+            open_dirs[-1][1].add(name)
+        yield paths, list(entries.values())
+
+
+def _open_folder(open_dirs: list[tuple[str, set[str]]], prefix: str, source: str) -> None:
+    while not prefix.startswith(open_dirs[-1][0]):
+        open_dirs.pop()
+    while open_dirs[-1][0] != prefix:
+        parent, files = open_dirs[-1]
+        name = prefix[len(parent) :].split("/", 1)[0]
+        if name in files:
+            raise StateFileError(
+                f"{source}: manifest lists {parent + name!r} as a file and as a folder"
+            )
+        open_dirs.append((parent + name + "/", set()))
 
 
 def changed_entries(

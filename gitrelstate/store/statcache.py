@@ -86,38 +86,47 @@ class StatCache:
 
     def get_many(self, stats: Sequence[os.stat_result]) -> list[str | None]:
         """:meth:`get` for many files at once: one query per few hundred inodes."""
-        found: dict[StatKey, StatValue] = {}
-        by_dev: dict[int, list[int]] = {}
-        if not self._pending and self._empty():
+        if not stats or (not self._pending and self._empty()):
             return [None] * len(stats)
+        by_dev: dict[int, list[int]] = {}
         for st in stats:
-            key = key_of(st)
-            pending = self._pending.get(key)
-            if pending is not None:
-                found[key] = pending
-            else:
-                by_dev.setdefault(st.st_dev, []).append(st.st_ino)
+            by_dev.setdefault(st.st_dev, []).append(st.st_ino)
+        # Per device: inode -> (ino, size, mtime_ns, ctime_ns, hash), as the rows come.
+        rows: dict[int, dict[int, tuple[int, int, int, int, str]]] = {}
         try:
             db = self._conn()
             for dev, inodes in by_dev.items():
+                table = rows[dev] = {}
                 for k in range(0, len(inodes), QUERY_CHUNK):
                     chunk = inodes[k : k + QUERY_CHUNK]
                     marks = ",".join("?" * len(chunk))
-                    for row in db.execute(
+                    cursor = db.execute(
                         "SELECT ino, size, mtime_ns, ctime_ns, hash FROM stat"
                         f" WHERE dev=? AND ino IN ({marks})",
                         (dev, *chunk),
-                    ):
-                        found.setdefault((dev, row[0]), (row[1], row[2], row[3], row[4]))
+                    )
+                    table.update({r[0]: r for r in cursor})
         except sqlite3.Error:
             pass  # only a speed-up: whatever was not found gets hashed
+        pending = self._pending  # not flushed yet, and newer than the table
         out: list[str | None] = []
+        append = out.append
         for st in stats:
-            value = found.get(key_of(st))
-            if value is None or value[:3] != (st.st_size, st.st_mtime_ns, st.st_ctime_ns):
-                out.append(None)
+            value = pending.get((st.st_dev, st.st_ino)) if pending else None
+            if value is not None:
+                matches = value[:3] == (st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+                append(value[3] if matches else None)
+                continue
+            row = rows.get(st.st_dev, {}).get(st.st_ino)
+            if (
+                row is not None
+                and row[1] == st.st_size
+                and row[2] == st.st_mtime_ns
+                and row[3] == st.st_ctime_ns
+            ):
+                append(row[4])
             else:
-                out.append(value[3])
+                append(None)
         return out
 
     def _empty(self) -> bool:

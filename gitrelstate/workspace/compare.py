@@ -108,6 +108,13 @@ def compare(repo: Repo, tracked: Tracked, *, hash_changed: bool = False) -> Comp
                 return _compare_with_snapshot(repo, tracked, snapshot, hash_changed)
             except folderstats.Damaged:
                 pass  # compared with the listing below, which records a new snapshot
+        from gitrelstate.state.manifest import NotCanonical
+        from gitrelstate.workspace.listingmerge import compare_streaming
+
+        try:
+            return compare_streaming(repo, tracked, hash_changed)
+        except NotCanonical:
+            pass  # valid but written by another tool: read whole, below
         return _compare_with_listing(repo, tracked, hash_changed, record=True)
     return _compare_with_listing(repo, tracked, hash_changed, record=False)
 

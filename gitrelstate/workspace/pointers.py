@@ -105,6 +105,12 @@ def save(repo: Repo, pointer_rel: str, pointer: DataPointer) -> bool:
 
 def load_manifest(repo: Repo, tracked_hash: str, where: str) -> Manifest:
     """The manifest object for a directory pointer, from the cache."""
+    return Manifest.from_bytes(read_listing(repo, tracked_hash, where), where)
+
+
+def read_listing(repo: Repo, tracked_hash: str, where: str) -> bytes:
+    """The bytes of a directory pointer's listing, from the cache, checked against its id
+    (a corrupt copy is removed)."""
     hex_ = hashing.hex_of(tracked_hash)
     try:
         raw = repo.cache.read_bytes(hex_)
@@ -119,4 +125,4 @@ def load_manifest(repo: Repo, tracked_hash: str, where: str) -> Manifest:
             f"{where}: cached directory listing {tracked_hash[:19]}… is corrupt (removed)",
             hint="run 'git relstate fetch' to restore it from a remote",
         )
-    return Manifest.from_bytes(raw, where)
+    return raw

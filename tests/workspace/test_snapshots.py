@@ -185,3 +185,75 @@ def test_large_file_is_copied_once_and_stored_as_hashed(
     (repo / "model.bin").write_bytes(data)  # same content, new stat: stored once
     run(repo, "track", "model.bin")
     assert stored.read_bytes() == data
+
+
+def _forget_snapshots(repo: Path) -> None:
+    db = sqlite3.connect(repo / ".git/relstate/statcache.sqlite")
+    db.execute("DELETE FROM snapshot_tree")
+    db.execute("DELETE FROM snapshot_folder")
+    db.commit()
+    db.close()
+
+
+def _three_ways(repo: Path) -> list[tuple[list[str], list[str], list[str], str]]:
+    """(added, modified, deleted, state) by the merge in step (no snapshot), by the
+    snapshot it recorded, and by the whole-listing comparison."""
+    from gitrelstate.repo import Repo
+    from gitrelstate.workspace import compare, listingmerge, pointers
+
+    out = []
+    with Repo.open(repo) as r:
+        [tracked] = pointers.load_all(r)
+        for how in ("merge", "snapshot", "listing"):
+            if how == "merge":
+                cmp = listingmerge.compare_streaming(r, tracked, False)
+            elif how == "snapshot":
+                cmp = compare.compare(r, tracked)
+            else:
+                cmp = compare._compare_with_listing(r, tracked, False, record=False)
+            out.append((cmp.added, cmp.modified, cmp.deleted, cmp.state))
+    return out
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_merge_in_step_agrees_with_the_whole_listing(repo: Path, run: Runner, seed: int) -> None:
+    import random
+
+    rnd = random.Random(seed)
+    names = ["a", "a b", "a-b", "a.b", "b", "é", "z", "a0"]
+    files: dict[str, str] = {}
+    for _ in range(40):
+        depth = rnd.randint(1, 3)
+        parts = [rnd.choice(names) for _ in range(depth)]
+        path = "data/" + "/".join(parts)
+        if any(p.startswith(path + "/") or path.startswith(p + "/") for p in files):
+            continue
+        files[path] = rnd.choice(["x", "yy", "zzz"])
+    write_tree(repo, files)
+    _settle()
+    run(repo, "track", "data")
+    _settle()
+    chosen = sorted(files)
+    for path in rnd.sample(chosen, min(5, len(chosen))):
+        action = rnd.choice(["edit", "resize", "delete"])
+        if action == "delete":
+            (repo / path).unlink()
+        else:
+            (repo / path).write_text("Q" * len(files[path]) if action == "edit" else "longer!")
+    (repo / "data/new folder").mkdir(exist_ok=True)
+    (repo / "data/new folder/n").write_text("n")
+    _forget_snapshots(repo)
+    merge, snapshot, listing = _three_ways(repo)
+    assert merge == listing
+    assert snapshot == listing
+    assert listing[0] == ["new folder/n"]
+
+
+def test_a_listing_naming_a_file_and_a_folder_is_refused_in_step() -> None:
+    from gitrelstate.errors import StateFileError
+    from gitrelstate.state.manifest import iter_entries
+
+    a = Entry("0" * 64, 1, False)
+    raw = Manifest({"a": a, "a b": a, "a/x": a}).to_bytes()
+    with pytest.raises(StateFileError, match="as a file and as a folder"):
+        list(iter_entries(raw, "listing"))
