@@ -11,6 +11,7 @@ import click
 
 from gitrelstate import ui
 from gitrelstate.cli import data, exports, hooks, runs, states
+from gitrelstate.cli import pipeline as _pipeline  # noqa: F401 (registers repro, dag, ...)
 from gitrelstate.cli.app import cli, print_error
 from gitrelstate.errors import RelstateError
 
