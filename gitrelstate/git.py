@@ -31,9 +31,18 @@ def _git_exe() -> str:
     return exe
 
 
-def run(cwd: Path, args: Sequence[str], *, check: bool = True, input: bytes | None = None) -> str:
-    """Run ``git ARGS`` in ``cwd`` and return stdout (decoded, surrogateescape)."""
+def run(
+    cwd: Path,
+    args: Sequence[str],
+    *,
+    check: bool = True,
+    input: bytes | None = None,
+    extra_env: dict[str, str] | None = None,
+) -> str:
+    """Run ``git ARGS`` in ``cwd`` and return stdout (decoded, surrogateescape);
+    ``extra_env`` adds variables (a temporary ``GIT_INDEX_FILE``)."""
     env = dict(os.environ)
+    env.update(extra_env or {})
     # Read-only queries must not take git's index lock and race a user's commit.
     env.setdefault("GIT_OPTIONAL_LOCKS", "0")
     proc = subprocess.run(
@@ -51,9 +60,10 @@ def run(cwd: Path, args: Sequence[str], *, check: bool = True, input: bytes | No
     return proc.stdout.decode("utf-8", "surrogateescape")
 
 
-def run_bytes(cwd: Path, args: Sequence[str]) -> bytes:
+def run_bytes(cwd: Path, args: Sequence[str], extra_env: dict[str, str] | None = None) -> bytes:
     """``git ARGS`` stdout as bytes (for diffs, which need not be text)."""
-    proc = subprocess.run([_git_exe(), *args], cwd=cwd, capture_output=True, check=False)
+    env = {**os.environ, **extra_env} if extra_env else None
+    proc = subprocess.run([_git_exe(), *args], cwd=cwd, capture_output=True, check=False, env=env)
     return proc.stdout if proc.returncode == 0 else b""
 
 

@@ -23,9 +23,19 @@ _HINT = "params and metrics files must be YAML, JSON or TOML"
 
 def load_structured(path: Path, label: str) -> Any:
     """Parse a params/metrics file by its extension (YAML when unsure)."""
-    suffix = path.suffix.lower()
     try:
         raw = limits.read_capped(path, limits.PARAMS, label)
+    except StateFileError as exc:
+        raise _not_state_file(exc) from None
+    return parse_structured(raw, path.suffix, label)
+
+
+def parse_structured(raw: bytes, suffix: str, label: str) -> Any:
+    """Parse a params/metrics file's bytes by its extension ``suffix`` (YAML when unsure);
+    for content that is not in the work tree (a staged version, a blob)."""
+    suffix = suffix.lower()
+    try:
+        limits.PARAMS.check(len(raw), label)
         if suffix == ".json":
             return jsonload.loads(raw, label, cap=limits.PARAMS)
         if suffix == ".toml":
@@ -33,11 +43,15 @@ def load_structured(path: Path, label: str) -> Any:
         # A params file may say '1: 0.5': keys are read as the text written.
         return yamlio.loads(raw, label, cap=limits.PARAMS, text_keys=True)
     except StateFileError as exc:
-        # Not a state file: the generic "restore it from Git" hint does not apply.
-        hint = _HINT if exc.hint == StateFileError.DEFAULT_HINT else exc.hint
-        if exc.message.endswith(": no such file"):
-            hint = None
-        raise RelstateError(exc.message, hint=hint) from None
+        raise _not_state_file(exc) from None
+
+
+def _not_state_file(exc: StateFileError) -> RelstateError:
+    # Not a state file: the generic "restore it from Git" hint does not apply.
+    hint = _HINT if exc.hint == StateFileError.DEFAULT_HINT else exc.hint
+    if exc.message.endswith(": no such file"):
+        hint = None
+    return RelstateError(exc.message, hint=hint)
 
 
 def _load_toml(raw: bytes, label: str) -> Any:

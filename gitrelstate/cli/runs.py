@@ -18,6 +18,12 @@ if TYPE_CHECKING:
 @click.option("-d", "--dep", "deps", multiple=True, metavar="PATH", help="Dependency (repeatable).")
 @click.option("-o", "--out", "outs", multiple=True, metavar="PATH", help="Output (repeatable).")
 @click.option("-m", "--metrics", multiple=True, metavar="FILE", help="Metrics file (an output).")
+@click.option(
+    "--out-git", "git_outs", multiple=True, metavar="PATH", help="Output kept in Git (no pointer)."
+)
+@click.option(
+    "--metrics-git", "git_metrics", multiple=True, metavar="FILE", help="Metrics file kept in Git."
+)
 @click.option("-p", "--params", multiple=True, metavar="FILE[:KEY,...]", help="Params by value.")
 @click.option("-e", "--env", "variables", multiple=True, metavar="VAR", help="Also capture VAR.")
 @click.option("--wdir", metavar="DIR", help="Working folder of the command.")
@@ -27,25 +33,61 @@ if TYPE_CHECKING:
     callback=options.tolerance,
     help="Let reproduce compare JSON/YAML/CSV outputs within this (recorded).",
 )
+@click.option(
+    "--drop",
+    multiple=True,
+    metavar="PATH|FILE:KEY|VAR",
+    help="With 'run NAME': remove a dependency, output, params key or variable.",
+)
+@click.option(
+    "-f",
+    "--force",
+    is_flag=True,
+    help="Replace a stage defined differently; run even when a stage upstream is stale.",
+)
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def run_command(
     name: str | None,
     deps: tuple[str, ...],
     outs: tuple[str, ...],
     metrics: tuple[str, ...],
+    git_outs: tuple[str, ...],
+    git_metrics: tuple[str, ...],
     params: tuple[str, ...],
     variables: tuple[str, ...],
     wdir: str | None,
     tolerance: Tolerance | None,
+    drop: tuple[str, ...],
+    force: bool,
     args: tuple[str, ...],
 ) -> int:
-    """Run CMD (after --) and record what ran; 'run NAME' re-runs a recorded stage."""
+    """Run CMD (after --) and record what ran; 'run NAME' re-runs a recorded stage.
+
+    'run NAME [OPTIONS] [-- CMD]' changes one thing of a recorded stage and runs it:
+    options add to it, --drop removes, a command after -- replaces its command.
+    """
     from gitrelstate.commands import run as runmod
+    from gitrelstate.runs.define import Changes
 
     if name is None:
-        if len(args) != 1 or deps or outs or metrics or params or variables or wdir:
-            raise click.UsageError("give -n NAME and the command after '--', or just a stage name")
-        return in_repo(lambda repo: runmod.rerun(repo, args[0], tolerance=tolerance))
+        if not args:
+            raise click.UsageError("give -n NAME and the command after '--', or a stage name")
+        changes = Changes(
+            command=args[1:],
+            deps=deps,
+            outs=outs,
+            metrics=metrics,
+            params=params,
+            variables=variables,
+            git_outs=git_outs,
+            git_metrics=git_metrics,
+            drop=drop,
+            wdir=wdir,
+            tolerance=tolerance,
+        )
+        return in_repo(lambda repo: runmod.rerun(repo, cwd(), args[0], changes, force=force))
+    if drop:
+        raise click.UsageError("--drop changes a recorded stage: git relstate run NAME --drop PATH")
     return in_repo(
         lambda repo: runmod.run_stage(
             repo,
@@ -59,6 +101,9 @@ def run_command(
             variables=variables,
             wdir=wdir,
             tolerance=tolerance,
+            git_outs=git_outs,
+            git_metrics=git_metrics,
+            force=force,
         )
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
@@ -10,10 +11,11 @@ from pathlib import Path
 from gitrelstate import ui
 from gitrelstate.errors import RelstateError
 from gitrelstate.guard import executables
+from gitrelstate.pipeline import plan
 from gitrelstate.repo import RUNS_DIR, Repo
-from gitrelstate.runs import executor, graph, provenance, spec
-from gitrelstate.runs.records import all_records, load_record
-from gitrelstate.runs.tolerance import Tolerance, of_record, record_tolerance
+from gitrelstate.runs import define, executor, provenance, spec
+from gitrelstate.runs.records import all_records
+from gitrelstate.runs.tolerance import Tolerance
 from gitrelstate.state.record import check_run_name
 
 
@@ -30,7 +32,12 @@ def run_stage(
     variables: Sequence[str],
     wdir: str | None,
     tolerance: Tolerance | None = None,
+    git_outs: Sequence[str] = (),
+    git_metrics: Sequence[str] = (),
+    force: bool = False,
 ) -> int:
+    """``run -n NAME ... -- CMD``: define the stage (refused when it is defined
+    differently, unless ``force``) and run it."""
     check_run_name(name)
     if not command:
         raise RelstateError(
@@ -49,32 +56,77 @@ def run_stage(
         params=params,
         variables=variables,
         wdir=wdir,
+        git_outs=git_outs,
+        git_metrics=git_metrics,
+        tolerance=tolerance,
     )
-    return _execute(repo, stage, tolerance)
+    records = all_records(repo)
+    old = define.find_stage([r for r in records if r.name == name], name)
+    if old is not None:
+        previous = spec.spec_from_record(old)
+        if not force:
+            define.refuse_redefinition(previous, stage)
+            # The same definition: what it carries beyond it stays (plots, origin).
+            stage = _carry(previous, stage)
+    _check_upstream(repo, stage, force)
+    return _execute(repo, stage)
 
 
-def rerun(repo: Repo, name: str, *, tolerance: Tolerance | None = None) -> int:
-    """``git relstate run NAME``: run a recorded stage again with its recorded settings
-    (its tolerance too, unless ``tolerance`` replaces it)."""
-    record = load_record(repo, name)
-    tolerance = tolerance or of_record(record)
+def rerun(repo: Repo, cwd: Path, name: str, changes: define.Changes, *, force: bool = False) -> int:
+    """``git relstate run NAME [changes]``: run a recorded stage again, with its recorded
+    settings changed as asked (options add, --drop removes, a command replaces)."""
+    records = all_records(repo)
+    record = define.find_stage(records, name)
+    if record is None:
+        raise RelstateError(
+            f"no run named '{name}'", hint="record one with: git relstate run -n NAME -- CMD..."
+        )
+    stage = spec.spec_from_record(record)
+    if not changes.empty:
+        changed = define.amend(repo, cwd, stage, changes)
+        for line in define.differences(stage, changed):
+            ui.echo(f"stage '{stage.name}' changed: {line}")
+        stage = changed
     # Before anything of it runs (the environment probe included): whose command is this?
-    for found in provenance.provenance(repo.root, [record], [f"{RUNS_DIR}/{name}.yaml"]):
+    for found in provenance.provenance(repo.root, [record], [f"{RUNS_DIR}/{record.name}.yaml"]):
         if found.foreign:
             ui.warn(found.notice())
             ui.stderr(f"hint: {provenance.HINT}")
-    records = all_records(repo)
-    for upstream in graph.upstream_of(records, record):
-        reasons = graph.stale_reasons(repo, upstream)
-        if reasons:
-            ui.warn(
-                f"upstream stage '{upstream.name}' is stale ({'; '.join(reasons[:3])}); "
-                f"run 'git relstate run {upstream.name}' first to refresh its outputs"
-            )
-    return _execute(repo, spec.spec_from_record(record), tolerance)
+    _check_upstream(repo, stage, force)
+    return _execute(repo, stage)
 
 
-def _execute(repo: Repo, stage: spec.StageSpec, tolerance: Tolerance | None = None) -> int:
+def _carry(previous: spec.StageSpec, stage: spec.StageSpec) -> spec.StageSpec:
+    from dataclasses import replace
+
+    return replace(
+        stage,
+        tolerance=stage.tolerance or previous.tolerance,
+        plots=previous.plots,
+        frozen=previous.frozen,
+        always_changed=previous.always_changed,
+        imported=previous.imported,
+    )
+
+
+def _check_upstream(repo: Repo, stage: spec.StageSpec, force: bool) -> None:
+    """Refuse to run on stale inputs: a stage upstream (all the way up) is stale."""
+    stale = plan.stale_inputs(repo, stage)
+    if not stale:
+        return
+    shown = "; ".join(f"'{up}' ({'; '.join(why[:2])})" for up, why in stale[:3])
+    message = f"stage '{stage.name}' reads from stale stage(s): {shown}"
+    if force:
+        ui.warn(message + "; running on their current outputs (--force)")
+        return
+    raise RelstateError(
+        message,
+        hint=f"bring them and '{stage.name}' up to date with 'git relstate repro "
+        f"{stage.name}' (or run on the stale outputs anyway with --force)",
+    )
+
+
+def _execute(repo: Repo, stage: spec.StageSpec) -> int:
     execution = executor.Execution(repo, stage)
     with repo.locked():
         execution.begin()
@@ -83,7 +135,7 @@ def _execute(repo: Repo, stage: spec.StageSpec, tolerance: Tolerance | None = No
         if stage.wdir != "."
         else repo.root
     )
-    ui.echo(f"running '{stage.name}': {' '.join(stage.command)}")
+    ui.echo(f"running '{stage.name}': {shlex.join(stage.command)}")
     try:
         argv = executables.resolve_argv(stage.command)
         status = subprocess.run(argv, cwd=workdir, env=dict(os.environ)).returncode
@@ -95,8 +147,6 @@ def _execute(repo: Repo, stage: spec.StageSpec, tolerance: Tolerance | None = No
         ) from None
     with repo.locked():
         record = execution.finish(status)
-        if tolerance is not None:  # reproduce compares this stage's outputs within it
-            record_tolerance(repo, stage.name, tolerance)
     dirty = (
         " (uncommitted changes: the diff digest is recorded)" if record.code.get("dirty") else ""
     )

@@ -50,7 +50,8 @@ def status(
         for name, reasons in runs:
             if reasons:
                 ui.result(f"run '{name}' is stale: {'; '.join(reasons[:5])}")
-                ui.result(f"hint: re-run it with 'git relstate run {name}'")
+        if any(reasons for _, reasons in runs):
+            ui.result("hint: bring the stale stages up to date with 'git relstate repro'")
     return 1 if exit_code and not clean else 0
 
 
@@ -58,9 +59,10 @@ def _run_states(repo: Repo) -> list[tuple[str, list[str]]]:
     """Each recorded run and why it no longer matches the work tree (if it does not)."""
     if not (repo.root / RUNS_DIR).is_dir():
         return []  # and 'status' need not import the run machinery
-    from gitrelstate.runs import graph, records
+    from gitrelstate.runs import records, staleness
 
-    return [(r.name, graph.stale_reasons(repo, r)) for r in records.all_records(repo)]
+    view = staleness.WorkTree(repo)  # each path hashed once for all records
+    return [(r.name, staleness.stale_reasons(r, view)) for r in records.all_records(repo)]
 
 
 def _not_pushed(repo: Repo, tracked: Sequence[Tracked], remote_name: str) -> dict[str, int]:

@@ -30,7 +30,6 @@ from gitrelstate import git, hashing
 from gitrelstate.errors import RelstateError, StateFileError
 from gitrelstate.hooks.staged import (
     CONFIG_FILE,
-    RecordedPaths,
     RecordIndex,
     Staged,
     check_aliases,
@@ -43,7 +42,7 @@ from gitrelstate.hooks.staged import (
 from gitrelstate.repo import Repo
 from gitrelstate.state import config as config_model
 from gitrelstate.state.pointer import DataPointer
-from gitrelstate.state.record import Artifact
+from gitrelstate.state.record import Artifact, RunRecord
 from gitrelstate.workspace import pointers
 from gitrelstate.workspace.compare import Comparison, compare
 from gitrelstate.workspace.pointers import Tracked
@@ -83,7 +82,7 @@ def check(repo: Repo) -> list[Problem]:
     _releases_unchanged(c)
     changed = sorted(p for p, s in c.staged.changes.items() if s in "AMT" and p in c.staged.blobs)
     index = RecordIndex(repo)
-    records: list[tuple[str, RecordedPaths]] = []
+    records: list[tuple[str, RunRecord]] = []
     for path in sorted(p for p in c.staged.blobs if kind_of(p) == "run" and p not in changed):
         hit = index.get(c.staged.blobs[path])
         if hit is not None:
@@ -224,17 +223,18 @@ def _stale_runs_block(c: Check) -> bool:
         return True
 
 
-def _runs_fresh(c: Check, records: list[tuple[str, RecordedPaths]]) -> None:
-    """Each staged run record still describes its dependencies and outputs."""
+def _runs_fresh(c: Check, records: list[tuple[str, RunRecord]]) -> None:
+    """Each staged run record still describes what the commit holds (the one staleness
+    rule of :mod:`gitrelstate.runs.staleness`: params by the keys a stage selected)."""
+    from gitrelstate.runs import staleness
+
     block: bool | None = None  # the config is read only when a record is stale
-    hasher = _CurrentContent(c, {a.path for _, r in records for a in (*r.deps, *r.outs)})
+    paths: set[str] = set()
+    for _, r in records:
+        paths.update(a.path for a in (*r.deps, *r.outs, *staleness.code_files(r)))
+    view = _Staged(c, paths)
     for path, record in records:
-        reasons = []
-        for kind, artifacts in (("dependency", record.deps), ("output", record.outs)):
-            for artifact in artifacts:
-                reason = hasher.mismatch(artifact)
-                if reason:
-                    reasons.append(f"{kind} {artifact.path} {reason}")
+        reasons = staleness.stale_reasons(record, view)
         if not reasons:
             continue
         shown = "; ".join(reasons[:SHOW_AT_MOST])
@@ -242,7 +242,10 @@ def _runs_fresh(c: Check, records: list[tuple[str, RecordedPaths]]) -> None:
             shown += f"; and {len(reasons) - SHOW_AT_MOST} more"
         if block is None:
             block = _stale_runs_block(c)
-        hint = f"re-run it with 'git relstate run {record.name}' and stage the new record"
+        hint = (
+            f"bring it up to date with 'git relstate repro {record.name}' and stage the new "
+            "record(s)"
+        )
         if block:
             hint += " (or make stale runs a warning: 'stale_runs: warn' under 'hooks:' in "
             hint += f"{CONFIG_FILE})"
@@ -251,9 +254,10 @@ def _runs_fresh(c: Check, records: list[tuple[str, RecordedPaths]]) -> None:
         )
 
 
-class _CurrentContent:
-    """What a record's paths hold now: tracked data as the data check found it,
-    Git-tracked files as staged, anything else from the work tree (stat cache)."""
+class _Staged:
+    """What a record's paths hold in the commit: tracked data as the data check found
+    it, Git-tracked files as staged, anything else from the work tree (stat cache);
+    a path that leads out of the work tree is refused (and so reported stale)."""
 
     def __init__(self, c: Check, paths: set[str]) -> None:
         self.c = c
@@ -261,6 +265,7 @@ class _CurrentContent:
         specs = [f":(literal){p}" for p in rest]
         self.staged: dict[str, str] = {}
         self.unstaged: set[str] = set()
+        self.params: dict[str, Any] = {}
         if specs:
             root = c.repo.root
             for entry in git.run(root, ["ls-files", "-s", "-z", "--", *specs]).split("\0"):
@@ -271,27 +276,19 @@ class _CurrentContent:
             changed = git.run(root, ["diff-files", "--name-only", "-z", "--", *specs])
             self.unstaged = {p for p in changed.split("\0") if p}
 
-    def mismatch(self, artifact: Artifact) -> str | None:
-        """Why ``artifact`` no longer matches (``changed``, ``is missing``), or None."""
+    def content_id(self, artifact: Artifact, source: str, key: str) -> str | None:
+        from gitrelstate.runs.staleness import UNKNOWN
+
         path = artifact.path
         if path in self.c.unknown:
-            return None
+            return UNKNOWN
         current = self.c.current.get(path)
-        if current is None:
-            try:
-                current = self._content_id(artifact)
-            except RelstateError as exc:
-                return f"cannot be read ({exc.message})"
-            if current is None:
-                return "is missing"
-        return None if current == artifact.hash else "changed"
-
-    def _content_id(self, artifact: Artifact) -> str | None:
-        path = artifact.path
+        if current is not None:
+            return current
+        self.c.repo.resolve_inside(path, source, key)
         if path in self.staged and path in self.unstaged:
             # The commit holds the staged version, not what the work tree has now.
-            sha = self.staged[path]
-            blob = git.read_blobs(self.c.repo.root, [sha]).get(sha)
+            blob = self._staged_bytes(path)
             return hashing.content_id(hashing.hash_bytes(blob)) if blob is not None else None
         full = self.c.repo.abspath(path)
         if not os.path.lexists(full):
@@ -304,6 +301,36 @@ class _CurrentContent:
             else None
         )
         return tracking.snapshot(self.c.repo, full, store=False, previous=previous).hash
+
+    def _staged_bytes(self, path: str) -> bytes | None:
+        sha = self.staged[path]
+        return git.read_blobs(self.c.repo.root, [sha]).get(sha)
+
+    def param_values(self, file: str, source: str) -> Any:
+        from gitrelstate import values
+
+        if file not in self.params:
+            real = self.c.repo.resolve_inside(file, source, "params")
+            if file not in self.staged:
+                self._index([file])
+            if file in self.staged and file in self.unstaged:
+                raw = self._staged_bytes(file) or b""
+                doc = values.parse_structured(raw, real.suffix, file)
+            else:
+                doc = values.load_structured(real, file)
+            self.params[file] = values.flatten(doc)
+        return self.params[file]
+
+    def _index(self, paths: list[str]) -> None:
+        specs = [f":(literal){p}" for p in paths]
+        root = self.c.repo.root
+        for entry in git.run(root, ["ls-files", "-s", "-z", "--", *specs]).split("\0"):
+            meta, _, path = entry.partition("\t")
+            fields = meta.split()
+            if len(fields) == 3 and fields[2] == "0":
+                self.staged[path] = fields[1]
+        changed = git.run(root, ["diff-files", "--name-only", "-z", "--", *specs])
+        self.unstaged.update(p for p in changed.split("\0") if p)
 
 
 def summary_lines(problems: Iterable[Problem]) -> list[str]:

@@ -22,7 +22,7 @@ from gitrelstate.state import model, yamlio
 from gitrelstate.state.aliases import ALIASES_FILE
 from gitrelstate.state.paths import check_relpath
 from gitrelstate.state.pointer import SUFFIX, parse_canonical
-from gitrelstate.state.record import Artifact, RunRecord
+from gitrelstate.state.record import RunRecord
 from gitrelstate.state.release import RELEASES_DIR, release_path
 
 CONFIG_FILE = f"{STATE_DIR}/config.yaml"
@@ -83,24 +83,15 @@ class Staged:
         return cls(blobs, changes)
 
 
-@dataclass(frozen=True)
-class RecordedPaths:
-    """What the freshness check needs of a run record."""
-
-    name: str
-    deps: tuple[Artifact, ...]
-    outs: tuple[Artifact, ...]
-
-
 class RecordIndex:
-    """Run records' names, dependencies and outputs by git blob id, kept between
-    commits in ``<git common dir>/relstate/hook-records.json``.
+    """Run records by git blob id (without their environment, which the check does not
+    read), kept between commits in ``<git common dir>/relstate/hook-records.json``.
 
     A blob never changes, so each record version is parsed once (the YAML reader
     costs ~50 ms for a typical record; the pre-commit check runs on every commit).
     """
 
-    VERSION = 1
+    VERSION = 2
 
     def __init__(self, repo: Repo) -> None:
         self.path = repo.private_dir / "hook-records.json"
@@ -114,27 +105,21 @@ class RecordIndex:
         except (OSError, ValueError):
             pass  # only a cache: rebuilt by parsing the records again
 
-    def get(self, sha: str) -> RecordedPaths | None:
+    def get(self, sha: str) -> RunRecord | None:
         entry = self.entries.get(sha)
         if not isinstance(entry, dict):
             return None
         try:
-            return RecordedPaths(
-                str(entry["name"]),
-                tuple(Artifact.from_dict(a, "cache", "deps") for a in entry["deps"]),
-                tuple(Artifact.from_dict(a, "cache", "outs") for a in entry["outs"]),
-            )
+            return RunRecord.from_dict(entry, "cache")
         except (TypeError, KeyError, RelstateError):
             return None
 
-    def put(self, sha: str, record: RunRecord) -> RecordedPaths:
-        self.entries[sha] = {
-            "name": record.name,
-            "deps": [a.to_dict() for a in record.deps],
-            "outs": [a.to_dict() for a in record.outs],
-        }
+    def put(self, sha: str, record: RunRecord) -> RunRecord:
+        doc = record.to_dict()
+        doc.pop("environment", None)
+        self.entries[sha] = doc
         self.dirty = True
-        return RecordedPaths(record.name, record.deps, record.outs)
+        return record
 
     def save(self, keep: set[str]) -> None:
         """Write the entries of the records in use now (if anything changed)."""

@@ -14,7 +14,7 @@ from gitrelstate.environment.variables import configured_patterns
 from gitrelstate.errors import RelstateError
 from gitrelstate.releases.registry import exists, parse, tag_name
 from gitrelstate.repo import Repo
-from gitrelstate.runs import codestate, graph, records
+from gitrelstate.runs import codestate, graph, records, staleness
 from gitrelstate.state import yamlio
 from gitrelstate.state.record import Artifact, RunRecord
 from gitrelstate.state.release import (
@@ -63,8 +63,8 @@ def create(repo: Repo, here: Path, request: ReleaseRequest) -> Release:
         raise RelstateError(
             f"cannot release '{name}': the work tree does not match what it would bind:\n"
             + ui.bullets(problems),
-            hint="re-run stale stages with 'git relstate run NAME', track or check out "
-            "modified data, then release again",
+            hint="bring stale stages up to date with 'git relstate repro', track or check "
+            "out modified data, then release again",
         )
     if dirty and not request.allow_dirty:
         raise RelstateError(
@@ -188,12 +188,20 @@ def _model_ref(
 def _problems(
     repo: Repo, records: list[RunRecord], tracked: list[pointers.Tracked]
 ) -> tuple[list[str], list[str]]:
-    """(blocking problems, uncommitted-code problems) of the work tree."""
+    """(blocking problems, uncommitted-code problems) of the work tree.
+
+    A bound run must still describe what its stage reads and makes (the one staleness
+    rule, :mod:`gitrelstate.runs.staleness`): its dependencies, the params keys it
+    selected, its code files, its outputs. Code the stage cannot have read (a README, an
+    unrelated script) changing since the run is no reason to refuse; a run whose code
+    was uncommitted, or untracked, and then committed as it was is fine too: what it
+    read is what HEAD holds, as the work tree shows."""
     from gitrelstate.workspace.compare import compare
 
     problems = []
+    view = staleness.WorkTree(repo)
     for record in records:
-        for reason in graph.stale_reasons(repo, record):
+        for reason in staleness.stale_reasons(record, view):
             problems.append(f"run '{record.name}' is stale: {reason}")
     for t in tracked:
         state = compare(repo, t)
@@ -201,19 +209,12 @@ def _problems(
             problems.append(f"tracked data {t.data_rel} is {state.state}")
     repo.statcache.flush()
     dirty = [f"{path} ({status})" for status, path in _uncommitted_code(repo)]
-    for record in records:
-        problem = _run_code_problem(repo, record)
-        if problem is None:
-            continue
-        if record.code.get("dirty"):
-            dirty.append(problem)
-        else:
-            problems.append(problem)
     return problems, dirty
 
 
 def _uncommitted_code(repo: Repo) -> list[tuple[str, str]]:
-    """(status, path) of tracked code files that differ from HEAD."""
+    """(status, path) of code that differs from HEAD: tracked files changed (M, D, ...)
+    and untracked files Git does not ignore (?), gitrelstate's own files never."""
     if not git.has_commits(repo.root):
         return []
     out = git.run(
@@ -227,31 +228,8 @@ def _uncommitted_code(repo: Repo) -> list[tuple[str, str]]:
         step = 3 if status[:1] in ("R", "C") else 2
         found.append((status[:1], fields[i + step - 1]))
         i += step
+    found += [("?", path) for path in codestate.untracked_code(repo)]
     return found
-
-
-def _run_code_problem(repo: Repo, record: RunRecord) -> str | None:
-    """Why the code a run ran is not HEAD's code (None when it is).
-
-    A run made on uncommitted changes that were then committed as they were is
-    fine: the digest of (its commit → HEAD) equals the digest it recorded.
-    """
-    commit = record.code.get("commit")
-    if not isinstance(commit, str) or not commit:
-        return f"run '{record.name}' was recorded before the first commit"
-    since = codestate.code_diff_digest(repo, commit, "HEAD")
-    if since == record.code.get("diff"):
-        return None
-    if record.code.get("dirty"):
-        return f"run '{record.name}' ran on uncommitted code that differs from HEAD"
-    changed = git.run(
-        repo.root,
-        ["diff", "--name-only", "-z", commit, "HEAD", "--", ".", *codestate.NOT_CODE],
-        check=False,
-    )
-    files = [p for p in changed.split("\0") if p]
-    shown = ", ".join(files[:5]) + (" ..." if len(files) > 5 else "")
-    return f"run '{record.name}' ran at commit {commit[:12]}; code changed since: {shown}"
 
 
 def _author(repo: Repo) -> dict[str, str]:

@@ -1,9 +1,9 @@
 """Executing a stage and binding it to its conditions: the core of ``run``.
 
-Used by the CLI (``git relstate run``) and the Python API (``gitrelstate.run``):
-:meth:`Execution.begin` hashes the dependencies, reads params and captures the
-environment; :meth:`Execution.finish` checks the dependencies did not change,
-stores the outputs and writes the record.
+Used by the CLI (``git relstate run``, ``repro``) and the Python API (``gitrelstate.run``):
+:meth:`Execution.begin` hashes the dependencies and the code, reads params and captures
+the environment; :meth:`Execution.finish` checks the inputs did not change, stores the
+outputs, writes the record and remembers the run in the run cache.
 """
 
 from __future__ import annotations
@@ -17,19 +17,21 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from gitrelstate import faults, fsutil, git, ui, values
+from gitrelstate import faults, fsutil, git, values
 from gitrelstate.environment.variables import configured_patterns
 from gitrelstate.errors import RelstateError
 from gitrelstate.repo import RUNS_DIR, Repo
+from gitrelstate.runs import binding
+from gitrelstate.runs.codefiles import code_files
 from gitrelstate.runs.codestate import code_state
 from gitrelstate.runs.records import record_path
 from gitrelstate.runs.spec import StageSpec
 from gitrelstate.state import yamlio
 from gitrelstate.state.record import Artifact, RunRecord
-from gitrelstate.workspace import gitignore, pointers, tracking
+from gitrelstate.workspace import tracking
 
 
-def _now() -> str:
+def now_utc() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -59,6 +61,7 @@ class Execution:
     spec: StageSpec
     deps_before: dict[str, str] = field(default_factory=dict)
     deps: list[Artifact] = field(default_factory=list)
+    code_files: list[Artifact] = field(default_factory=list)
     params: dict[str, dict[str, Any]] = field(default_factory=dict)
     environment: dict[str, Any] = field(default_factory=dict)
     code: dict[str, Any] = field(default_factory=dict)
@@ -74,10 +77,15 @@ class Execution:
     def _begin(self) -> None:
         self._check_paths()
         self.code = code_state(self.repo)
+        params_files = {f for f, _ in self.spec.params}
         for rel in self._dep_paths():
-            artifact = _bind_dependency(self.repo, rel)
+            artifact = binding.bind_dependency(self.repo, rel, params_file=rel in params_files)
             self.deps.append(artifact)
             self.deps_before[rel] = artifact.hash
+        for rel in code_files(
+            self.repo, self.spec.command, self.spec.wdir, (*self._dep_paths(), *self.spec.all_outs)
+        ):
+            self.code_files.append(binding.hash_only(self.repo, rel))
         for file, keys in self.spec.params:
             path = self._inside(file, "params")
             flat = values.flatten(values.load_structured(path, file))
@@ -85,7 +93,7 @@ class Execution:
                 values.select(flat, keys, file) if keys else dict(sorted(flat.items()))
             )
         self.environment = self._capture_environment()
-        self.started = _now()
+        self.started = now_utc()
         self.t0 = time.monotonic()
 
     def _dep_paths(self) -> list[str]:
@@ -116,15 +124,20 @@ class Execution:
         for rel in self._dep_paths():
             if not os.path.lexists(self._inside(rel, "deps")):
                 raise RelstateError(f"dependency {rel} does not exist")
-        for rel in (*self.spec.outs, *self.spec.metrics):
+        outs = self.spec.all_outs
+        for rel in outs:
             self._inside(rel, "outs")
-        for rel in (*self.spec.outs, *self.spec.metrics):
-            if git.is_tracked(self.repo.root, rel):
+        for rel in outs:
+            if rel not in self.spec.git_outs and git.is_tracked(self.repo.root, rel):
                 raise RelstateError(
                     f"output {rel} is tracked by Git",
-                    hint=f"outputs are stored by gitrelstate: git rm -r --cached '{rel}'",
+                    hint=f"outputs are stored by gitrelstate: git rm -r --cached '{rel}' "
+                    f"(or keep it in Git: --out-git {rel})",
                 )
-        overlap = set(self._dep_paths()) & set((*self.spec.outs, *self.spec.metrics))
+        from gitrelstate.runs.records import all_records
+
+        binding.check_outputs(self.repo, self.spec, all_records(self.repo))
+        overlap = set(self._dep_paths()) & set(outs)
         if overlap:
             raise RelstateError(
                 f"{', '.join(sorted(overlap))} is both a dependency and an output "
@@ -147,13 +160,19 @@ class Execution:
             secret_key=load_or_create_secret_key(self.repo.private_dir),
         )
 
-    def finish(self, exit_status: int) -> RunRecord:
+    def finish(self, exit_status: int, *, remember: bool = True) -> RunRecord:
+        """Check, store and record a finished run (``remember``: add it to the run cache)."""
         with fsutil.storage_errors():
-            return self._finish(exit_status)
+            record = self._finish(exit_status)
+        if remember:
+            from gitrelstate.runs import runcache
+
+            runcache.remember(self.repo, record)
+        return record
 
     def _finish(self, exit_status: int) -> RunRecord:
         duration = time.monotonic() - self.t0
-        finished = _now()
+        finished = now_utc()
         if exit_status != 0:
             kept = (
                 " the previous record is kept"
@@ -165,11 +184,11 @@ class Execution:
                 f"no record was written;{kept}".rstrip(";"),
                 hint="fix the command and run it again",
             )
+        before = {**self.deps_before, **{a.path: a.hash for a in self.code_files}}
         changed = [
             rel
-            for rel in self._dep_paths()
-            if tracking.snapshot(self.repo, self.repo.abspath(rel), store=False).hash
-            != self.deps_before[rel]
+            for rel, hash_ in before.items()
+            if tracking.snapshot(self.repo, self.repo.abspath(rel), store=False).hash != hash_
         ]
         if changed:
             raise RelstateError(
@@ -177,24 +196,21 @@ class Execution:
                 "no record was written",
                 hint="make sure nothing else writes them during the run, then run again",
             )
-        for rel in (*self.spec.outs, *self.spec.metrics):
+        for rel in self.spec.all_outs:
             self._inside(rel, "outs")  # the command may have made a symlink out of the tree
-        outs = [_bind_output(self.repo, rel) for rel in (*self.spec.outs, *self.spec.metrics)]
+        outs = binding.bind_outputs(self.repo, self.spec)
         metrics = {
             rel: values.flatten(values.load_structured(self._inside(rel, "metrics"), rel))
             for rel in self.spec.metrics
         }
-        extra: dict[str, Any] = {}
-        if self.spec.variables:
-            extra["env_vars"] = list(self.spec.variables)
-        keyed = {f: list(k) for f, k in self.spec.params if k}
-        if keyed:
-            extra["param_keys"] = keyed
+        code = dict(self.code)
+        if self.code_files:
+            code["files"] = [a.to_dict() for a in self.code_files]
         record = RunRecord(
             name=self.spec.name,
             command=self.spec.command,
             wdir=self.spec.wdir,
-            code=self.code,
+            code=code,
             deps=tuple(self.deps),
             outs=tuple(outs),
             params=self.params,
@@ -205,45 +221,48 @@ class Execution:
             duration=duration,
             exit_status=exit_status,
             host=socket.gethostname(),
-            extra=extra,
+            extra=definition_extra(self.spec),
         )
-        # A real folder inside the work tree: a committed .relstate/runs symlink must not
-        # send the record (or its temp file) anywhere else.
-        path = self._record_location()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fsutil.remove_stale_tmps(path.parent)  # a killed run's temp record: never commit it
-        faults.checkpoint("runner.record")
-        fsutil.write_text_atomic(path, yamlio.dumps(record.to_dict()))
-        self.repo.statcache.flush()
+        write_record(self.repo, record)
         return record
 
 
-def _artifact(rel: str, snap: tracking.Snapshot) -> Artifact:
-    return Artifact(rel, snap.hash, snap.size, snap.nfiles)
+def definition_extra(spec: StageSpec) -> dict[str, Any]:
+    """The record keys (beyond the fixed fields) that carry the stage's definition."""
+    extra: dict[str, Any] = {}
+    if spec.variables:
+        extra["env_vars"] = list(spec.variables)
+    keyed = {f: list(k) for f, k in spec.params if k}
+    if keyed:
+        extra["param_keys"] = keyed
+    if spec.tolerance is not None:
+        extra["tolerance"] = spec.tolerance.to_dict()
+    if spec.git_outs:
+        extra["git_outs"] = list(spec.git_outs)
+    if spec.plots:
+        extra["plots"] = {k: dict(v) for k, v in spec.plots.items()}
+    if spec.frozen:
+        extra["frozen"] = True
+    if spec.always_changed:
+        extra["always_changed"] = True
+    if spec.imported:
+        extra["imported"] = dict(spec.imported)
+    return extra
 
 
-def _bind_dependency(repo: Repo, rel: str) -> Artifact:
-    """Hash a dependency; one that neither Git nor gitrelstate tracks is tracked now,
-    so every input of a run can be restored later."""
-    path = repo.abspath(rel)
-    if git.is_tracked(repo.root, rel):
-        return _artifact(rel, tracking.snapshot(repo, path, store=False))
-    return _bind_output(repo, rel, announce="tracked dependency")
-
-
-def _bind_output(repo: Repo, rel: str, announce: str = "") -> Artifact:
-    """Store data in the cache and write (or refresh) its pointer."""
-    path = repo.abspath(rel)
-    if not path.exists():
-        raise RelstateError(f"output {rel} was not produced by the command")
-    pointer_rel = pointers.pointer_rel_for(rel)
-    fsutil.remove_stale_tmps(path.parent)  # leftovers of a killed run beside the output
-    previous = None
-    if repo.abspath(pointer_rel).exists():
-        previous = pointers.load(repo, pointer_rel).pointer
-    snap = tracking.snapshot(repo, path, store=True, label=f"storing {rel}", previous=previous)
-    pointer = tracking.pointer_from(snap, path.name, previous)
-    if pointers.save(repo, pointer_rel, pointer) and announce:
-        ui.echo(f"{announce} {rel} -> {pointer_rel}")
-    gitignore.ensure_ignored(path.parent, path.name)
-    return _artifact(rel, snap)
+def write_record(repo: Repo, record: RunRecord) -> None:
+    """Write ``record`` atomically into a real ``.relstate/runs/`` folder."""
+    # A real folder inside the work tree: a committed .relstate/runs symlink must not
+    # send the record (or its temp file) anywhere else.
+    path = repo.resolve_inside(
+        f"{RUNS_DIR}/{record.name}.yaml",
+        f"run '{record.name}'",
+        "record",
+        allow_state=True,
+        follow_symlinks=False,
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fsutil.remove_stale_tmps(path.parent)  # a killed run's temp record: never commit it
+    faults.checkpoint("runner.record")
+    fsutil.write_text_atomic(path, yamlio.dumps(record.to_dict()))
+    repo.statcache.flush()

@@ -48,6 +48,18 @@ class TraceIndex:
             " UNIQUE (hash, kind, name, commit_sha, path))"
         )
         self.db.execute("CREATE INDEX IF NOT EXISTS produced_hash ON produced (hash)")
+        # The input key of every run record (run cache: gitrelstate.runs.runcache). An
+        # index made before this table existed is read again from the start.
+        fresh = not self.db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type='table' AND name='inputs'"
+        ).fetchone()
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS inputs (key TEXT, name TEXT, path TEXT,"
+            " commit_sha TEXT, date TEXT, blob TEXT, UNIQUE (key, commit_sha, path))"
+        )
+        self.db.execute("CREATE INDEX IF NOT EXISTS inputs_key ON inputs (key)")
+        if fresh:
+            self.db.execute("DELETE FROM tips")
 
     def close(self) -> None:
         self.db.close()
@@ -63,16 +75,21 @@ class TraceIndex:
         changes = list(git.log_file_changes(self.repo.root, ["--all", "--not", *seen], WATCHED))
         blobs = git.read_blobs(self.repo.root, _small_blobs(self.repo, {c.blob for c in changes}))
         rows = []
+        keys = []
         for change in changes:
             raw = blobs.get(change.blob)
             if raw is None:
                 continue
-            for hash_, kind, name in _outputs_of(raw, change.path):
+            outputs, key = _read(raw, change.path)
+            for hash_, kind, name in outputs:
                 rows.append(
                     (hash_, kind, name, change.path, change.commit, change.date, change.blob)
                 )
+            if key is not None:
+                keys.append((key[0], key[1], change.path, change.commit, change.date, change.blob))
         self.db.execute("BEGIN IMMEDIATE")
         self.db.executemany("INSERT OR IGNORE INTO produced VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+        self.db.executemany("INSERT OR IGNORE INTO inputs VALUES (?, ?, ?, ?, ?, ?)", keys)
         self.db.execute("DELETE FROM tips")
         self.db.executemany("INSERT INTO tips VALUES (?)", [(t,) for t in tips])
         self.db.execute("COMMIT")
@@ -87,6 +104,15 @@ class TraceIndex:
         found = [Production(*r) for r in rows]
         found.extend(self._work_tree(hash_))
         return found
+
+    def runs_with_inputs(self, key: str) -> list[Production]:
+        """Committed run records whose inputs have this key (newest first)."""
+        rows = self.db.execute(
+            "SELECT key, 'run', name, path, commit_sha, date, blob FROM inputs WHERE key=?"
+            " ORDER BY date DESC",
+            (key,),
+        )
+        return [Production(*r) for r in rows]
 
     def matching(self, hex_prefix: str) -> list[str]:
         """The content ids produced (committed or in the work tree) whose hex digits
@@ -138,20 +164,34 @@ def _small_blobs(repo: Repo, shas: set[str]) -> list[str]:
     )
 
 
-def _outputs_of(raw: bytes, path: str) -> list[tuple[str, str, str]]:
-    """(content id, kind, name) of everything a record says it produced."""
+def _read(raw: bytes, path: str) -> tuple[list[tuple[str, str, str]], tuple[str, str] | None]:
+    """What a state file says it produced, and for a run record (name, input key)."""
     try:
         doc = yamlio.loads(raw, path)
     except RelstateError:
-        return []
-    if not isinstance(doc, dict):
-        return []
-    if doc.get("kind") == "run":
+        return [], None
+    if isinstance(doc, dict) and doc.get("kind") == "run":
+        from gitrelstate.runs.runcache import key_of_record
+
         try:
             record = RunRecord.from_dict(doc, path)
+            key = None if record.extra.get("pending") else key_of_record(record)
         except RelstateError:
-            return []
-        return [(o.hash, "run", record.name) for o in record.outs]
+            return [], None
+        return [(o.hash, "run", record.name) for o in record.outs], (
+            (key, record.name) if key else None
+        )
+    return _outputs_of_doc(doc, path), None
+
+
+def _outputs_of(raw: bytes, path: str) -> list[tuple[str, str, str]]:
+    """(content id, kind, name) of everything a record says it produced."""
+    return _read(raw, path)[0]
+
+
+def _outputs_of_doc(doc: object, path: str) -> list[tuple[str, str, str]]:
+    if not isinstance(doc, dict):
+        return []
     if doc.get("kind") == "release":
         from gitrelstate.state.release import Release, compute_state_id
 

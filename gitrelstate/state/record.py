@@ -36,6 +36,27 @@ KEYS = (
     "host",
     "env_vars",
     "param_keys",
+    "tolerance",
+    "git_outs",
+    "plots",
+    "frozen",
+    "always_changed",
+    "pending",
+    "restored",
+    "imported",
+)
+# Keys with their canonical place in KEYS but no field: they travel in ``extra``.
+EXTRA_KEYS = (
+    "env_vars",
+    "param_keys",
+    "tolerance",
+    "git_outs",
+    "plots",
+    "frozen",
+    "always_changed",
+    "pending",
+    "restored",
+    "imported",
 )
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
@@ -139,7 +160,7 @@ class RunRecord:
             name=name,
             command=tuple(command),
             wdir=wdir,
-            code=model.check_code(doc.get("code"), source),
+            code=_checked_code(model.check_code(doc.get("code"), source), source),
             deps=deps,
             outs=outs,
             params=_values_by_file(doc, "params", source),
@@ -150,13 +171,17 @@ class RunRecord:
             duration=float(model.optional(doc, "duration", (int, float), source) or 0.0),
             exit_status=model.optional(doc, "exit_status", int, source) or 0,
             host=str(doc.get("host", "")),
-            # env_vars and param_keys have their canonical place in KEYS but no field:
-            # they travel in ``extra`` (a rerun, reproduce and env check read them there).
+            # The definition keys have their canonical place in KEYS but no field: they
+            # travel in ``extra`` (a rerun, repro, reproduce and env check read them there).
             extra=_checked_extra(
-                model.extras(doc, [k for k in KEYS if k not in ("env_vars", "param_keys")]),
-                source,
+                model.extras(doc, [k for k in KEYS if k not in EXTRA_KEYS]), source
             ),
         )
+
+
+def _checked_code(code: dict[str, Any], source: str) -> dict[str, Any]:
+    code_files_of(code, source)  # each path is checked like every stored path
+    return code
 
 
 def _values_by_file(doc: Mapping[str, Any], key: str, source: str) -> dict[str, Any]:
@@ -186,7 +211,47 @@ def _checked_extra(extra: dict[str, Any], source: str) -> dict[str, Any]:
             _check_names(keys, f"param_keys.{file}", source)
     if extra.get("env_vars") is not None:
         _check_names(extra["env_vars"], "env_vars", source)
+    git_outs = extra.get("git_outs")
+    if git_outs is not None:
+        model.check_type(git_outs, "git_outs", list, source)
+        for path in git_outs:
+            check_relpath(model.check_type(path, "git_outs", str, source), source, "git_outs")
+    plots = extra.get("plots")
+    if plots is not None:
+        model.check_type(plots, "plots", dict, source)
+        for file, props in plots.items():
+            check_relpath(file, source, "plots file")
+            model.check_type(props, f"plots.{file}", dict, source)
+    for flag in ("frozen", "always_changed"):
+        if extra.get(flag) is not None:
+            model.check_type(extra[flag], flag, bool, source)
+    pending = extra.get("pending")
+    if pending is not None:
+        model.check_type(pending, "pending", dict, source)
+        model.check_type(pending.get("reason", ""), "pending.reason", str, source)
+        for key in ("deps", "outs", "metrics"):
+            for path in model.check_type(pending.get(key) or [], f"pending.{key}", list, source):
+                check_relpath(
+                    model.check_type(path, f"pending.{key}", str, source), source, f"pending.{key}"
+                )
     return extra
+
+
+def pending_paths(extra: Mapping[str, Any], key: str) -> list[str]:
+    """The ``deps``/``outs``/``metrics`` a pending record defines but has no content
+    for yet (a stage defined, never run)."""
+    pending = extra.get("pending")
+    found = pending.get(key) if isinstance(pending, dict) else None
+    return [p for p in found if isinstance(p, str)] if isinstance(found, list) else []
+
+
+def code_files_of(code: Mapping[str, Any], source: str) -> list[Artifact]:
+    """``code.files``: the code files a run read, with their content ids."""
+    listed = code.get("files")
+    if listed is None:
+        return []
+    model.check_type(listed, "code.files", list, source)
+    return [Artifact.from_dict(a, source, "code.files") for a in listed]
 
 
 def _check_names(names: object, key: str, source: str) -> None:

@@ -12,6 +12,19 @@
 
 The tests differ only in the knobs of ``Pipeline``: where the data lies, the params file,
 which params and variables the training stage records, and the seed's variable.
+
+The whole pipeline (``write_stages`` + ``record_all``, for ``repro``, the run cache and
+the stage graph) adds two stages after ``prepare``, beside ``train``:
+
+- ``evaluate`` (after ``train``): scores ``model.json`` at ``evaluate.threshold`` and
+  writes the folder ``eval/`` holding ``metrics.json`` (declared as metrics inside the
+  output folder, the way dvclive writes) and ``roc.json``;
+- ``stats`` (independent of ``train``): column means of ``data/iris.csv`` rounded to
+  ``stats.digits``; ``stats.fail: true`` makes it exit 3.
+
+Every script logs ``<stage> start|end <time>`` to the file ``$PIPELINE_LOG`` names (when
+set) and first sleeps ``$PIPELINE_SLEEP`` seconds, so a test can see what ran, and
+when; ``evaluate.py`` and ``stats.py`` import the shared module ``common.py``.
 """
 
 from __future__ import annotations
@@ -34,6 +47,17 @@ for name in sorted(glob.glob("data/raw/*.csv")):
 open("data/iris.csv", "w").write("\\n".join(rows) + "\\n")
 """
 
+# Each script says when it ran (to $PIPELINE_LOG, outside the repository).
+LOG_START = """\
+import os as _os, time as _time
+def _log(what):
+    if _os.environ.get("PIPELINE_LOG"):
+        with open(_os.environ["PIPELINE_LOG"], "a") as _f:
+            _f.write(f"{STAGE} {what} {_time.time():.3f}\\n")
+_log("start")
+_time.sleep(float(_os.environ.get("PIPELINE_SLEEP", "0")))
+"""
+
 TRAIN = """\
 import csv, glob, json, os, random
 from sklearn.linear_model import LogisticRegression
@@ -52,7 +76,61 @@ metrics = {
     "n": len(rows),
 }
 json.dump(metrics, open("metrics.json", "w"))
+print(f"trained on {len(rows)} rows: accuracy {metrics['accuracy']}")
+_log("end")
 """
+
+COMMON = """\
+import json, os, time
+
+
+def params(section):
+    return json.load(open("params.json"))[section]
+
+
+def log(stage, what):
+    if os.environ.get("PIPELINE_LOG"):
+        with open(os.environ["PIPELINE_LOG"], "a") as f:
+            f.write(f"{stage} {what} {time.time():.3f}\\n")
+    if what == "start":
+        time.sleep(float(os.environ.get("PIPELINE_SLEEP", "0")))
+"""
+
+EVALUATE = """\
+import csv, json, math, os
+from common import log, params
+log("evaluate", "start")
+threshold = params("evaluate")["threshold"]
+coef = json.load(open("model.json"))["coef"]
+rows = [r for r in csv.reader(open("data/iris.csv")) if r]
+roc, hits = [], 0
+for r in rows:
+    x = [float(v) for v in r[:4]]
+    score = 1 / (1 + math.exp(-sum(c * v for c, v in zip(coef[0], x))))
+    hits += (score >= threshold) == (int(float(r[4])) == 0)
+    roc.append({"score": round(score, 6), "label": int(float(r[4]))})
+os.makedirs("eval", exist_ok=True)
+json.dump({"accuracy": round(hits / len(rows), 6), "threshold": threshold},
+          open("eval/metrics.json", "w"))
+json.dump(roc[:20], open("eval/roc.json", "w"))
+log("evaluate", "end")
+"""
+
+STATS = """\
+import csv, json
+from common import log, params
+log("stats", "start")
+p = params("stats")
+if p.get("fail"):
+    raise SystemExit(3)
+rows = [[float(v) for v in r[:4]] for r in csv.reader(open("data/iris.csv")) if r]
+means = [round(sum(r[i] for r in rows) / len(rows), p["digits"]) for i in range(4)]
+json.dump({"rows": len(rows), "means": means}, open("stats.json", "w"))
+print(f"means of {len(rows)} rows: {means}")
+log("stats", "end")
+"""
+
+STAGE_PARAMS = {"evaluate": {"threshold": 0.5}, "stats": {"digits": 3}}
 
 
 def iris_rows() -> list[str]:
@@ -84,7 +162,7 @@ class Pipeline:
 
     @property
     def train_script(self) -> str:
-        return f"SEED_VARIABLE = {self.seed_variable!r}\n{TRAIN}"
+        return f"SEED_VARIABLE = {self.seed_variable!r}\nSTAGE = 'train'\n{LOG_START}{TRAIN}"
 
     def write(self, cli: CLI, repo: Path) -> None:
         """Scripts, params and data into ``repo`` (nothing committed); the data tracked."""
@@ -94,7 +172,9 @@ class Pipeline:
         for i in range(3):
             (parts / f"part-{i}.csv").write_text("\n".join(rows[i * 50 : (i + 1) * 50]) + "\n")
         if self.prepared:
-            (repo / "prepare.py").write_text(PREPARE)
+            (repo / "prepare.py").write_text(
+                f"STAGE = 'prepare'\n{LOG_START}{PREPARE}_log('end')\n"
+            )
         (repo / "train.py").write_text(self.train_script)
         (repo / "params.json").write_text(json.dumps(self.params))
         cli(repo, "track", "data/raw" if self.prepared else "data")
@@ -120,3 +200,60 @@ class Pipeline:
     def train(self, cli: CLI, repo: Path, *extra: str, expect: int = 0) -> Result:
         """Record the training stage."""
         return cli(repo, *self.train_args(*extra), expect=expect)
+
+    # -- the whole pipeline: prepare -> train -> evaluate, prepare -> stats -------------
+
+    def write_stages(self, repo: Path) -> None:
+        """``common.py``, ``evaluate.py``, ``stats.py``, and their params in params.json
+        (after :meth:`write`; nothing committed)."""
+        (repo / "common.py").write_text(COMMON)
+        (repo / "evaluate.py").write_text(EVALUATE)
+        (repo / "stats.py").write_text(STATS)
+        params = json.loads((repo / "params.json").read_text())
+        params.update(json.loads(json.dumps(STAGE_PARAMS)))
+        (repo / "params.json").write_text(json.dumps(params, indent=1))
+
+    def evaluate_args(self) -> tuple[str, ...]:
+        return (
+            "run", "-n", "evaluate", "-d", "model.json", "-d", self.data,
+            "-p", "params.json:evaluate.threshold", "-o", "eval", "-m", "eval/metrics.json",
+            "--", sys.executable, "evaluate.py",
+        )  # fmt: skip
+
+    def stats_args(self) -> tuple[str, ...]:
+        return (
+            "run", "-n", "stats", "-d", self.data, "-p", "params.json:stats",
+            "-o", "stats.json", "--", sys.executable, "stats.py",
+        )  # fmt: skip
+
+    def record_all(self, cli: CLI, repo: Path) -> None:
+        """Record every stage, upstream first (prepare only when ``prepared``)."""
+        if self.prepared:
+            self.prepare(cli, repo)
+        self.train(cli, repo)
+        cli(repo, *self.evaluate_args())
+        cli(repo, *self.stats_args())
+
+    def set_param(self, repo: Path, section: str, key: str, value: Any) -> None:
+        """Change one key of params.json (the others stay as they are)."""
+        params = json.loads((repo / "params.json").read_text())
+        params.setdefault(section, {})[key] = value
+        (repo / "params.json").write_text(json.dumps(params, indent=1))
+
+
+def ran(log: Path) -> list[str]:
+    """The stages that started, in order, from a ``$PIPELINE_LOG`` file (emptied)."""
+    if not log.exists():
+        return []
+    lines = log.read_text().splitlines()
+    log.write_text("")
+    return [line.split()[0] for line in lines if line.split()[1] == "start"]
+
+
+def intervals(log: Path) -> dict[str, tuple[float, float]]:
+    """stage -> (start, end) times from a ``$PIPELINE_LOG`` file."""
+    found: dict[str, list[float]] = {}
+    for line in log.read_text().splitlines():
+        stage, what, at = line.split()
+        found.setdefault(stage, [0.0, 0.0])[0 if what == "start" else 1] = float(at)
+    return {k: (v[0], v[1]) for k, v in found.items()}

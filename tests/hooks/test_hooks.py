@@ -362,7 +362,7 @@ def test_stale_runs_block_or_warn(hooked: Path, run: Runner) -> None:
     blocked(
         commit(hooked),
         "run 'count' (.relstate/runs/count.yaml) is stale: dependency script.py changed",
-        "re-run it with 'git relstate run count'",
+        "bring it up to date with 'git relstate repro count'",
     )
     git(hooked, "reset", "-q", "script.py")
     (hooked / "script.py").write_text("print(1)\n")

@@ -126,10 +126,15 @@ def test_uncommitted_code_needs_allow_dirty(project: Path, run: Runner) -> None:
 
 
 def test_run_on_code_changed_since_is_refused(project: Path, run: Runner) -> None:
+    # util.py is read by no stage: committing a change to it does not stale 'train'.
     (project / "util.py").write_text("X = 3\n")
     git(project, "commit", "-qam", "change util after the run")
+    run(project, "release", "v0")
+    # train.py is what 'train' ran: a commit changing it does.
+    (project / "train.py").write_text(PIPELINE.train_script + "\n# changed\n")
+    git(project, "commit", "-qam", "change train.py after the run")
     res = run(project, "release", "v1", expect=1)
-    assert "code changed since: util.py" in res.err
+    assert "run 'train' is stale: dependency train.py changed" in res.err
 
 
 def test_run_on_uncommitted_code_later_committed_as_is(project: Path, run: Runner) -> None:

@@ -165,7 +165,7 @@ def test_variable_outside_the_policy_is_not_restored_and_outputs_differ(
     repo = base / "repo"
     # Recorded again without -e RANDOM_STATE: the script still reads it.
     monkeypatch.setenv("RANDOM_STATE", "3")
-    PIPELINE.train(run, repo)
+    PIPELINE.train(run, repo, "--force")  # a new definition replaces the recorded one
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "train without capturing the seed")
     monkeypatch.setenv("RANDOM_STATE", "5")

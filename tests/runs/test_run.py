@@ -77,7 +77,8 @@ def test_each_layer_change_shows_in_the_next_record(
     with open(pipeline / "data" / "iris.csv", "a") as f:
         f.write("5.0,3.0,1.5,0.2,0\n")
     (pipeline / "train.py").write_text(PIPELINE.train_script + "\n# tweak\n")
-    PIPELINE.train(run, pipeline)
+    # data/iris.csv is prepare's output, edited by hand: running on it takes --force.
+    PIPELINE.train(run, pipeline, "--force")
     second = _record(pipeline, "train")
     before = {d["path"]: d["hash"] for d in first["deps"]}
     after = {d["path"]: d["hash"] for d in second["deps"]}
@@ -181,11 +182,20 @@ def test_rerun_by_name_and_stale_upstream(
     first = _record(pipeline, "train")
     with open(pipeline / "prepare.py", "a") as f:
         f.write("\n# changed\n")
-    result = run(pipeline, "run", "train")
-    assert "upstream stage 'prepare' is stale" in result.err
+    # Running on the stale output of 'prepare' is refused: repro brings both up to date.
+    result = run(pipeline, "run", "train", expect=1)
+    assert "reads from stale stage(s): 'prepare' (dependency prepare.py changed)" in result.err
+    assert "git relstate repro train" in result.err
+    assert _record(pipeline, "train") == first
+    forced = run(pipeline, "run", "train", "--force")
+    assert "running on their current outputs (--force)" in forced.err
     second = _record(pipeline, "train")
     assert second["command"] == first["command"] and second["params"] == first["params"]
     assert second["started"] >= first["started"]
+    # prepare.py changed by a comment only: prepare runs, makes the same data, and train
+    # (recorded on that data just now) stays up to date.
+    done = run(pipeline, "repro", "train")
+    assert "running 'prepare'" in done.out and "running 'train'" not in done.out
 
 
 def test_trace_finds_the_producing_run_in_history(pipeline: Path, run: Runner) -> None:
