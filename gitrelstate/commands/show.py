@@ -10,6 +10,7 @@ from gitrelstate import refs, ui
 from gitrelstate.errors import RelstateError
 from gitrelstate.releases import aliases, registry
 from gitrelstate.repo import RUNS_DIR, Repo
+from gitrelstate.runs import codestate
 from gitrelstate.runs.records import all_records, records_at
 from gitrelstate.state import yamlio
 from gitrelstate.state.aliases import ALIASES_FILE
@@ -34,13 +35,15 @@ def list_states(repo: Repo, *, as_json: bool) -> int:
         }
         for r in made
     ]
+    # A run on code then committed as it was shows that commit, not "+dirty".
+    code_at = {r.name: codestate.ran_at(repo, r.code) for r in records}
     run_rows: list[dict[str, Any]] = [
         {
             "kind": "run",
             "name": r.name,
             "finished": r.finished,
-            "commit": r.code.get("commit"),
-            "dirty": bool(r.code.get("dirty")),
+            "commit": code_at[r.name][0],
+            "dirty": code_at[r.name][1],
             "outputs": [o.path for o in r.outs],
             "record": f"{RUNS_DIR}/{r.name}.yaml",
         }
@@ -72,7 +75,7 @@ def list_states(repo: Repo, *, as_json: bool) -> int:
             f"promoted {row['promoted'] or '-'}{problem}"
         )
     for r in records:
-        commit = str(r.code.get("commit") or "-")[:12] + ("+dirty" if r.code.get("dirty") else "")
+        commit = str(code_at[r.name][0] or "-")[:12] + ("+dirty" if code_at[r.name][1] else "")
         outs = [o.path for o in r.outs]
         shown = ", ".join(outs[:4]) + (" ..." if len(outs) > 4 else "")
         ui.result(f"run     {r.name:<18} {r.finished}  {commit:<18} {'':12}  {shown}")

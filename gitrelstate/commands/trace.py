@@ -11,6 +11,7 @@ from typing import Any
 from gitrelstate import git, hashing, ui
 from gitrelstate.errors import RelstateError
 from gitrelstate.repo import Repo
+from gitrelstate.runs import codestate
 from gitrelstate.runs.traceindex import Production, TraceIndex
 from gitrelstate.state import yamlio
 from gitrelstate.workspace import pointers, tracking
@@ -209,10 +210,9 @@ def trace(repo: Repo, cwd: Path, target: str, *, as_json: bool) -> int:
         ui.result(f"  {hit.kind} '{hit.name}' — {hit.path} in {where}")
         if doc.get("command"):
             ui.result(f"      command: {' '.join(str(a) for a in doc['command'])}")
-        code = doc.get("code") or {}
-        if code.get("commit"):
-            dirty = " (dirty)" if code.get("dirty") else ""
-            ui.result(f"      code:    {str(code['commit'])[:12]}{dirty}")
+        commit, dirty = codestate.ran_at(repo, doc.get("code"))
+        if commit:
+            ui.result(f"      code:    {commit[:12]}{' (dirty)' if dirty else ''}")
         for dep in doc.get("deps") or []:
             ui.result(f"      input:   {dep.get('path')} {str(dep.get('hash'))[:19]}…")
         for file, params in (doc.get("params") or {}).items():

@@ -95,12 +95,38 @@ def import_project(repo: Repo, base: str) -> Imported:
         for item in added:
             session.add_data(item.path, item.hash, item.cache, item.dvcfile)
         code = code_state(repo)
-        for stage in stages:
+        for stage in _upstream_first(stages):
             lock = locks[stage.dvcfile].get(stage.name)
             session.add_stage(stage, names[stage.addressing], lock, plots, code)
         done.ignore_fixed, hidden = _fix_ignores(repo, done.written)
         done.warnings += hidden
         repo.statcache.flush()
+    return done
+
+
+def _upstream_first(stages: Sequence[Stage]) -> list[Stage]:
+    """The stages in an order where every stage comes after those whose outputs it
+    reads (a cycle, which DVC refuses too, keeps the rest in file order)."""
+    from gitrelstate.runs.graph import overlaps
+
+    todo = list(stages)
+    done: list[Stage] = []
+    while todo:
+        made_later = [o.path for s in todo for o in s.outs]
+        ready = [
+            s
+            for s in todo
+            if not any(
+                overlaps(d, o)
+                for d, _ in s.deps
+                for o in made_later
+                if o not in {x.path for x in s.outs}
+            )
+        ]
+        if not ready:
+            ready = todo[:1]
+        done += ready
+        todo = [s for s in todo if s not in ready]
     return done
 
 
@@ -135,6 +161,8 @@ class _Session:
         self.done = done
         self.cache = DvcCache(repo.root)
         self.md5s: dict[tuple[str, bool], str | None] = {}
+        # What was imported from DVC's cache (not in the work tree): its verified md5.
+        self.known_md5: dict[str, str] = {}
         # Content ids of what this import stored: path -> (id, size, file count).
         self.imported_ids: dict[str, tuple[str, int, int | None]] = {}
 
@@ -142,7 +170,9 @@ class _Session:
         key = (rel, legacy)
         if key not in self.md5s:
             path = self.repo.resolve_inside(rel, "dvc.lock", "path")
-            self.md5s[key] = md5_of(path, dos2unix=legacy) if path.exists() else None
+            self.md5s[key] = (
+                md5_of(path, dos2unix=legacy) if path.exists() else self.known_md5.get(rel)
+            )
         return self.md5s[key]
 
     # -- data ------------------------------------------------------------------------
@@ -189,6 +219,7 @@ class _Session:
             self.done.written.append(pointer_rel)
             self.done.from_cache.append(rel)
             self.imported_ids[rel] = (snap.hash, snap.size, snap.nfiles)
+            self.known_md5[rel] = expected.md5
             return True
         finally:
             shutil.rmtree(staging, ignore_errors=True)
@@ -330,7 +361,11 @@ class _Session:
         params = {f for f, _ in spec.params}
         for rel in dict.fromkeys([*spec.deps, *params]):
             if not self.repo.abspath(rel).exists():
-                missing.append(rel)
+                if rel in self.imported_ids:  # another stage's output, from DVC's cache
+                    hash_, size, nfiles = self.imported_ids[rel]
+                    deps.append(Artifact(rel, hash_, size, nfiles))
+                else:
+                    missing.append(rel)
                 continue
             if rel in made or _has_pointer(self.repo, rel) or rel in params:
                 deps.append(binding.hash_only(self.repo, rel))
@@ -407,8 +442,9 @@ def _fix_ignores(repo: Repo, written: Sequence[str]) -> tuple[list[str], list[st
         return [], []
     out = git.run(
         repo.root,
-        ["check-ignore", "--no-index", "-v", "-z", "--", *pointers_written],
+        ["check-ignore", "--no-index", "-v", "-z", "--stdin"],
         check=False,
+        input="".join(f"{p}\0" for p in pointers_written).encode(),
     )
     fields = out.split("\0")
     fixed, warnings = [], []

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ NOT_CODE = (
     ":(exclude,glob)**/.gitignore",
     ":(exclude,glob)**/.gitattributes",
 )
+_COMMIT = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")
 # How far back ``committed_as`` looks for the commit that holds a run's code.
 SEARCH_COMMITS = 20
 
@@ -103,6 +105,8 @@ def committed_as(repo: Repo, code: Any) -> str | None:
     if head is None:
         return None
     commit = code.get("commit")
+    if commit is not None and (not isinstance(commit, str) or not _COMMIT.fullmatch(commit)):
+        return None
     base = commit if isinstance(commit, str) else None
     # Oldest first (before the first commit: from the root): the first commit after the
     # run is where its changes usually land.
@@ -112,3 +116,20 @@ def committed_as(repo: Repo, code: Any) -> str | None:
         if code_diff_digest(repo, base, candidate) == code["diff"]:
             return candidate
     return None
+
+
+def ran_at(repo: Repo, code: Any) -> tuple[str | None, bool]:
+    """(the commit holding the code a run ran, whether no commit holds it): a run on
+    uncommitted or untracked code that was then committed as it was ran at that commit,
+    and is no longer shown as dirty."""
+    if not isinstance(code, dict):
+        return None, False
+    commit = code.get("commit")
+    # Only a full object id reaches git: a record is another person's text, and a
+    # "commit" such as --output=FILE would be an option.
+    if not isinstance(commit, str) or not _COMMIT.fullmatch(commit):
+        commit = None
+    if not code.get("dirty"):
+        return commit, False
+    later = committed_as(repo, code)
+    return (later, False) if later else (commit, True)

@@ -12,6 +12,7 @@ from gitrelstate.errors import RelstateError
 from gitrelstate.remotes import remote as remotes
 from gitrelstate.remotes import transfer
 from gitrelstate.repo import Repo
+from gitrelstate.runs import cacheshare
 from gitrelstate.sync.recorded import RecordedCheckout, checkout_recorded
 from gitrelstate.sync.selection import bound_paths, selected
 from gitrelstate.workspace.checkout import checkout_tracked
@@ -44,6 +45,8 @@ def push(
         remote = remotes.resolve(repo, remote_name)
         tracked = selected(repo, cwd, paths, runs, release_names)
         sent, present = transfer.push(repo, remote, tracked, jobs or transfer.default_jobs(remote))
+        if not (paths or runs or release_names):  # a plain push carries the run cache too
+            cacheshare.push(repo, remote, jobs or transfer.default_jobs(remote))
     return Pushed(remote.shown, sent, present)
 
 
@@ -60,6 +63,8 @@ def fetch(
         remote = remotes.resolve(repo, remote_name)
         tracked = selected(repo, cwd, paths, runs, release_names)
         count = transfer.fetch(repo, remote, tracked, jobs or transfer.default_jobs(remote))
+        if not (paths or runs or release_names):  # and a plain fetch brings its entries
+            cacheshare.fetch(repo, remote)
     fetch_environment_notes(repo)
     return Fetched(remote.shown, count)
 
